@@ -1,0 +1,143 @@
+// Package reports holds firedrill's report model (a versioned JSON schema),
+// its writers (JSON, Markdown, JUnit XML, HTML with SVG timelines), and the
+// statistics that compare TTR samples across releases.
+package reports
+
+import "time"
+
+// SchemaVersion is the version of the JSON report schema. Bump it on any
+// incompatible change and document the change in reports/SCHEMA.md.
+const SchemaVersion = "firedrill.report/v1"
+
+// Run is one report file: every drill executed by one test run.
+type Run struct {
+	Schema string  `json:"schema"`
+	Meta   Meta    `json:"meta"`
+	Drills []Drill `json:"drills"`
+}
+
+// Meta describes where and when the run happened.
+type Meta struct {
+	RunID     string    `json:"run_id"`
+	Commit    string    `json:"commit,omitempty"`
+	Release   string    `json:"release,omitempty"`
+	Machine   string    `json:"machine,omitempty"`
+	GoVersion string    `json:"go_version,omitempty"`
+	Started   time.Time `json:"started"`
+	Finished  time.Time `json:"finished"`
+	Seed      int64     `json:"seed,omitempty"`
+}
+
+// Drill is one execution (one sample) of one drill.
+type Drill struct {
+	Name       string    `json:"name"`
+	Sample     int       `json:"sample"` // 0-based repetition index
+	Passed     bool      `json:"passed"`
+	Error      string    `json:"error,omitempty"` // why the drill could not be evaluated
+	Bucket     Duration  `json:"bucket"`
+	HealthyRun int       `json:"healthy_run"` // K
+	Timeline   Timeline  `json:"timeline"`
+	Measures   Measures  `json:"measures"`
+	Integrity  Integrity `json:"integrity"`
+	Faults     []Fault   `json:"faults"`
+	Steps      []Step    `json:"steps"`
+	Series     []Series  `json:"series"`
+	Budgets    []Verdict `json:"budgets"`
+}
+
+// Timeline holds the instants of a drill. Zero times are omitted: an event
+// that did not happen (no impact, no alert) is absent.
+type Timeline struct {
+	LoadStarted    time.Time  `json:"load_started"`
+	SteadyVerified time.Time  `json:"steady_verified"`
+	FaultSent      time.Time  `json:"fault_sent"`
+	FaultAcked     time.Time  `json:"fault_acked"`
+	Impact         *time.Time `json:"impact,omitempty"`
+	Detected       *time.Time `json:"detected,omitempty"`
+	RecoveryStart  *time.Time `json:"recovery_start,omitempty"`
+	RecoveryDone   *time.Time `json:"recovery_done,omitempty"`
+	FaultReverted  *time.Time `json:"fault_reverted,omitempty"`
+	Restored       *time.Time `json:"restored,omitempty"`
+	CaughtUp       *time.Time `json:"caught_up,omitempty"`
+	End            time.Time  `json:"end"`
+}
+
+// Measure is a duration with its resolution (the ± of the measurement).
+// Valid is false when the measure does not apply (e.g. TTD with no detector).
+type Measure struct {
+	Valid      bool     `json:"valid"`
+	Value      Duration `json:"value"`
+	Resolution Duration `json:"resolution"`
+}
+
+// Measures are the derived figures of a drill.
+type Measures struct {
+	TTR            Measure `json:"ttr"`
+	TTD            Measure `json:"ttd"`
+	Impact         Measure `json:"impact"`
+	Runbook        Measure `json:"runbook"`
+	CatchUp        Measure `json:"catch_up"`
+	Requests       int64   `json:"requests"`
+	FailedRequests int64   `json:"failed_requests"`
+	LateStarts     int64   `json:"late_starts"`
+}
+
+// Integrity is the accounting of acknowledged writes.
+type Integrity struct {
+	Checked      bool     `json:"checked"`
+	Acknowledged int64    `json:"acknowledged"`
+	Landed       int64    `json:"landed"`
+	Lost         int64    `json:"lost"`
+	Duplicated   int64    `json:"duplicated"`
+	LostSample   []string `json:"lost_sample,omitempty"` // first few lost ids
+}
+
+// Fault is one injected fault with its brackets.
+type Fault struct {
+	Name   string   `json:"name"`
+	Inject Bracket  `json:"inject"`
+	Revert *Bracket `json:"revert,omitempty"`
+	Error  string   `json:"error,omitempty"`
+}
+
+// Bracket is when a call was sent and acknowledged.
+type Bracket struct {
+	Sent  time.Time `json:"sent"`
+	Acked time.Time `json:"acked"`
+}
+
+// Step is one recovery step as run.
+type Step struct {
+	Name       string    `json:"name"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	Output     string    `json:"output,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	Skipped    bool      `json:"skipped,omitempty"`
+	SkipReason string    `json:"skip_reason,omitempty"`
+}
+
+// Series is one SLI sampled per bucket. Points are aligned with bucket
+// starts: Start + i*Bucket. NaN-free: a bucket with no data has Present=false.
+type Series struct {
+	Name    string    `json:"name"` // e.g. "success_ratio", "p99_latency_ms", "lag_s"
+	Unit    string    `json:"unit"` // "ratio", "ms", "s", ...
+	Start   time.Time `json:"start"`
+	Points  []Point   `json:"points"`
+	Healthy []bool    `json:"healthy,omitempty"` // only on the steady-state series
+}
+
+// Point is one bucket's value.
+type Point struct {
+	Value   float64 `json:"v"`
+	Present bool    `json:"p"`
+}
+
+// Verdict is one budget limit and whether it held.
+type Verdict struct {
+	Name    string `json:"name"`   // "ttr", "lost", ...
+	Limit   string `json:"limit"`  // human form: "20s", "0"
+	Actual  string `json:"actual"` // human form: "3.2s ± 0.15s"
+	Passed  bool   `json:"passed"`
+	Message string `json:"message,omitempty"`
+}

@@ -3,6 +3,8 @@ package reports
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"reflect"
 	"time"
 )
 
@@ -21,12 +23,39 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 	return json.Marshal(time.Duration(d).Seconds())
 }
 
-// UnmarshalJSON reads seconds.
+// UnmarshalJSON reads seconds, rounded to the nearest nanosecond (so a
+// value survives a write/read round trip exactly).
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s float64
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a number of seconds: %w", err)
+		// A type error lets encoding/json name the field (e.g. drills.bucket).
+		return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[Duration]()}
 	}
-	*d = Duration(s * float64(time.Second))
+	if math.IsNaN(s) || math.IsInf(s, 0) || math.Abs(s) > math.MaxInt64/float64(time.Second) {
+		return fmt.Errorf("duration %v s is out of range", s)
+	}
+	*d = Duration(math.Round(s * float64(time.Second)))
 	return nil
+}
+
+// String formats the duration like time.Duration.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// jsonKind names the kind of a JSON value for error messages.
+func jsonKind(b []byte) string {
+	if len(b) == 0 {
+		return "value"
+	}
+	switch b[0] {
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "bool"
+	default:
+		return "value " + string(b)
+	}
 }

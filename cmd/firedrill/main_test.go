@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/firedrill/firedrill/reports"
+	"github.com/firedrill/firedrill/reports/reportstest"
+)
+
+// fixtures writes run files for the CLI tests and returns their paths.
+type fixtures struct {
+	dir                    string
+	run, other             string // single run files with the same drills
+	baseDir, headDir       string // 10 samples per drill; head has loader-crash 30% slower
+	sameDir                string // head drawn like base
+	mismatch               string // different drill set
+	malformed, v2, missing string
+	empty                  string // directory without run files
+}
+
+func newFixtures(t *testing.T) fixtures {
+	t.Helper()
+	dir := t.TempDir()
+	f := fixtures{dir: dir}
+	write := func(path string, run reports.Run) string {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, reports.WriteFile(path, reports.JSON, run))
+		return path
+	}
+	drills := reportstest.PipelineDrills()
+	f.run = write(filepath.Join(dir, "run.json"), reportstest.Run(reportstest.Config{Bucket: 500 * time.Millisecond, Tail: time.Second, Seed: 1, Drills: drills}))
+	f.other = write(filepath.Join(dir, "other.json"), reportstest.Run(reportstest.Config{Bucket: 500 * time.Millisecond, Tail: time.Second, Seed: 2, Drills: drills, Start: reportstest.Epoch.Add(time.Hour)}))
+
+	slower := append([]reportstest.DrillSpec(nil), drills...)
+	slower[0].TTR = slower[0].TTR * 13 / 10 // loader-crash recovers 30% slower
+	for i := range 2 {
+		// Each side is two files of five samples, like two `go test -count 5` runs.
+		start := reportstest.Epoch.Add(time.Duration(i) * time.Hour)
+		write(filepath.Join(dir, "base", "r"+string(rune('0'+i))+".json"), reportstest.Run(reportstest.Config{Bucket: 500 * time.Millisecond, Tail: time.Second, Seed: uint64(10 + i), Samples: 5, Drills: drills, Start: start}))
+		write(filepath.Join(dir, "head", "r"+string(rune('0'+i))+".json"), reportstest.Run(reportstest.Config{Bucket: 500 * time.Millisecond, Tail: time.Second, Seed: uint64(20 + i), Samples: 5, Drills: slower, Start: start.Add(24 * time.Hour)}))
+		write(filepath.Join(dir, "same", "r"+string(rune('0'+i))+".json"), reportstest.Run(reportstest.Config{Bucket: 500 * time.Millisecond, Tail: time.Second, Seed: uint64(30 + i), Samples: 5, Drills: drills, Start: start.Add(48 * time.Hour)}))
+	}
+	f.baseDir, f.headDir, f.sameDir = filepath.Join(dir, "base"), filepath.Join(dir, "head"), filepath.Join(dir, "same")
+
+	changed := append([]reportstest.DrillSpec(nil), drills[1:]...)
+	changed = append(changed, reportstest.DrillSpec{Name: "new-drill"})
+	f.mismatch = write(filepath.Join(dir, "mismatch.json"), reportstest.Run(reportstest.Config{Bucket: 500 * time.Millisecond, Tail: time.Second, Seed: 3, Drills: changed}))
+
+	f.malformed = filepath.Join(dir, "malformed.json")
+	require.NoError(t, os.WriteFile(f.malformed, []byte("{\n  \"schema\": \"firedrill.report/v1\",\n  \"drills\": [}\n"), 0o644))
+	f.v2 = filepath.Join(dir, "v2.json")
+	require.NoError(t, os.WriteFile(f.v2, []byte(`{"schema": "firedrill.report/v2", "drills": []}`), 0o644))
+	f.missing = filepath.Join(dir, "does-not-exist.json")
+	f.empty = filepath.Join(dir, "empty")
+	require.NoError(t, os.Mkdir(f.empty, 0o755))
+	return f
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCLI(t *testing.T, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(t.Context(), args, &out, &errOut)
+	return result{code, out.String(), errOut.String()}
+}
+
+func TestCLI(t *testing.T) {
+	f := newFixtures(t)
+	outDir := t.TempDir()
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		code     int
+		stdout   []string // substrings
+		stderr   []string
+		noStdout []string
+		file     string // a file that must exist afterwards
+	}{
+		{name: "help", args: []string{"--help"}, code: 0, stdout: []string{"report", "compare", "history", "wipe"}},
+		{name: "no command", args: nil, code: 2, stderr: []string{"firedrill: expected one of"}},
+		{name: "unknown command", args: []string{"nope"}, code: 2, stderr: []string{"unexpected argument nope"}},
+
+		{name: "report markdown", args: []string{"report", "--format", "md", f.run}, code: 0,
+			stdout: []string{"| drill | TTR ± res | TTD | lost | dup | verdict |", "| loader-crash |", "### Budget misses", "lake-outage"}},
+		{name: "report merges runs", args: []string{"report", "-f", "md", f.run, f.other}, code: 0,
+			stdout: []string{"loader-crash #1", "loader-crash #2", "14 drill samples"}},
+		{name: "report json", args: []string{"report", "--format", "json", f.run}, code: 0, stdout: []string{`"schema": "firedrill.report/v1"`}},
+		{name: "report junit dir", args: []string{"report", "--format", "junit", f.baseDir}, code: 0,
+			stdout: []string{`<testsuite name="firedrill" tests="70"`, `<failure type="budget"`}},
+		{name: "report html to file", args: []string{"report", "-o", filepath.Join(outDir, "r.html"), f.run}, code: 0,
+			stderr: []string{"wrote html report of 7 drill samples"}, file: filepath.Join(outDir, "r.html")},
+		{name: "report format from extension", args: []string{"report", "-o", filepath.Join(outDir, "r.xml"), f.run}, code: 0,
+			stderr: []string{"wrote junit report"}, file: filepath.Join(outDir, "r.xml")},
+		{name: "report missing file", args: []string{"report", f.missing}, code: 2, stderr: []string{f.missing, "no such file"}},
+		{name: "report malformed", args: []string{"report", f.run, f.malformed}, code: 2,
+			stderr: []string{f.malformed, "invalid JSON at line 3, column 14"}},
+		{name: "report unknown schema", args: []string{"report", f.v2}, code: 2,
+			stderr: []string{f.v2, `unsupported schema version "firedrill.report/v2"`}},
+		{name: "report empty dir", args: []string{"report", f.empty}, code: 2, stderr: []string{f.empty, "no run files"}},
+		{name: "report bad format", args: []string{"report", "--format", "pdf", f.run}, code: 2, stderr: []string{"--format", "pdf"}},
+		{name: "report no runs", args: []string{"report"}, code: 2, stderr: []string{`expected "<RUN> ..."`}},
+
+		{name: "compare finds planted regression", args: []string{"compare", f.baseDir, f.headDir}, code: 1,
+			stdout: []string{"loader-crash", "regression"}, stderr: []string{"TTR regression in 1 drill(s): loader-crash (+"}},
+		{name: "compare same distribution", args: []string{"compare", f.baseDir, f.sameDir}, code: 0,
+			stdout: []string{"drill", "95% CI", "loader-crash"}, noStdout: []string{"regression"}},
+		{name: "compare single files", args: []string{"compare", f.run, f.other}, code: 0, stdout: []string{"only 1 sample(s)"}},
+		{name: "compare high threshold", args: []string{"compare", "--threshold", "0.5", f.baseDir, f.headDir}, code: 0,
+			noStdout: []string{"regression"}},
+		{name: "compare mismatched drills", args: []string{"compare", f.run, f.mismatch}, code: 2,
+			stderr: []string{f.run, f.mismatch, "different drills", "only in base: loader-crash", "only in head: new-drill"}},
+		{name: "compare other schema", args: []string{"compare", f.run, f.v2}, code: 2,
+			stderr: []string{"head", f.v2, "unsupported schema version", "firedrill.report/v1"}},
+		{name: "compare malformed base", args: []string{"compare", f.malformed, f.run}, code: 2, stderr: []string{"base", f.malformed, "invalid JSON"}},
+		{name: "compare missing head", args: []string{"compare", f.run, f.missing}, code: 2, stderr: []string{"head", f.missing, "no such file"}},
+		{name: "compare bad alpha", args: []string{"compare", "--alpha", "2", f.run, f.other}, code: 2, stderr: []string{"--alpha 2"}},
+		{name: "compare bad threshold", args: []string{"compare", "--threshold=-1", f.run, f.other}, code: 2, stderr: []string{"--threshold -1: must be at least 0"}},
+		{name: "compare not a number", args: []string{"compare", "--threshold", "ten", f.run, f.other}, code: 2, stderr: []string{"--threshold"}},
+		{name: "compare one arg", args: []string{"compare", f.run}, code: 2, stderr: []string{"<head>"}},
+
+		{name: "history", args: []string{"history", "-o", filepath.Join(outDir, "trend.svg"), f.headDir, f.baseDir, f.sameDir}, code: 0,
+			stdout: []string{"run", "loader-crash"}, stderr: []string{"over 6 runs"}, file: filepath.Join(outDir, "trend.svg")},
+		{name: "history to stdout", args: []string{"history", "-o", "-", f.run}, code: 0, stdout: []string{"<svg", "loader-crash"}},
+		{name: "history missing dir", args: []string{"history", filepath.Join(f.dir, "nodir")}, code: 2, stderr: []string{"nodir", "no such file or directory"}},
+		{name: "history malformed", args: []string{"history", f.malformed}, code: 2, stderr: []string{f.malformed, "invalid JSON"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCLI(t, tc.args...)
+			assert.Equal(t, tc.code, r.code, "exit code; stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+			for _, s := range tc.stdout {
+				assert.Contains(t, r.stdout, s)
+			}
+			for _, s := range tc.noStdout {
+				assert.NotContains(t, r.stdout, s)
+			}
+			for _, s := range tc.stderr {
+				assert.Contains(t, r.stderr, s)
+			}
+			if tc.code == exitBadInput {
+				assert.True(t, strings.HasPrefix(r.stderr, "firedrill: "), "errors start with the program name: %q", r.stderr)
+			}
+			if tc.file != "" {
+				st, err := os.Stat(tc.file)
+				require.NoError(t, err)
+				assert.Positive(t, st.Size())
+			}
+		})
+	}
+}
+
+func TestCLIReportFormats(t *testing.T) {
+	f := newFixtures(t)
+	out := t.TempDir()
+	for _, format := range []string{"html", "md", "junit", "json"} {
+		path := filepath.Join(out, "report."+format)
+		r := runCLI(t, "report", "--format", format, "-o", path, f.run)
+		require.Equal(t, 0, r.code, r.stderr)
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		assert.Positive(t, len(b), format)
+	}
+	// A JSON report of merged runs reads back as a valid run.
+	merged := filepath.Join(out, "merged.json")
+	require.Equal(t, 0, runCLI(t, "report", "-o", merged, f.baseDir).code)
+	run, err := reports.Read(merged)
+	require.NoError(t, err)
+	assert.Len(t, run.Drills, 70)
+}
+
+func TestCLIHistoryOrdersRunsByStart(t *testing.T) {
+	f := newFixtures(t)
+	svg := filepath.Join(t.TempDir(), "t.svg")
+	// Directories given newest first; the chart must still run oldest to newest.
+	r := runCLI(t, "history", "-o", svg, f.sameDir, f.headDir, f.baseDir)
+	require.Equal(t, 0, r.code, r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 1+6)
+	var starts []string
+	for _, l := range lines[1:] {
+		starts = append(starts, strings.Fields(l)[1])
+	}
+	assert.IsNonDecreasing(t, starts)
+	assert.Equal(t, "2026-01-02T03:04:05Z", starts[0], "the oldest base run comes first")
+	b, err := os.ReadFile(svg)
+	require.NoError(t, err)
+	assert.Equal(t, 7, strings.Count(string(b), `<g class="drill"`))
+}
+
+func TestCLIWipe(t *testing.T) {
+	old := wipe
+	t.Cleanup(func() { wipe = old })
+
+	wipe = func(ctx context.Context) ([]string, []string, error) {
+		_, ok := ctx.Deadline()
+		assert.True(t, ok, "wipe runs with a timeout")
+		return []string{"0123456789ab /firedrill-stub"}, []string{"ba9876543210 firedrill-net"}, nil
+	}
+	r := runCLI(t, "wipe")
+	assert.Equal(t, 0, r.code)
+	assert.Contains(t, r.stdout, "removed container 0123456789ab /firedrill-stub")
+	assert.Contains(t, r.stdout, "removed network ba9876543210 firedrill-net")
+	assert.Contains(t, r.stderr, "wiped 1 container(s) and 1 network(s)")
+
+	wipe = func(context.Context) ([]string, []string, error) {
+		return nil, nil, errors.New("docker is not reachable")
+	}
+	r = runCLI(t, "wipe")
+	assert.Equal(t, 1, r.code)
+	assert.Equal(t, "firedrill: wipe: docker is not reachable\n", r.stderr)
+}

@@ -1,0 +1,326 @@
+package reports
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// CompareOptions tune Compare. Zero values take the defaults.
+type CompareOptions struct {
+	// Threshold is the smallest relative change of the median TTR that
+	// counts (default 0.10: 10%).
+	Threshold float64
+	// Alpha is the significance level of the Mann-Whitney U test (default 0.05).
+	Alpha float64
+	// Confidence is the level of the bootstrap interval (default 0.95).
+	Confidence float64
+	// Resamples is the number of bootstrap resamples (default 2000).
+	Resamples int
+	// Seed makes the bootstrap deterministic (default 1). Each drill's
+	// generator is derived from it and the drill name, so a drill's interval
+	// does not depend on which other drills are compared.
+	Seed uint64
+}
+
+func (o CompareOptions) withDefaults() CompareOptions {
+	if o.Threshold <= 0 {
+		o.Threshold = 0.10
+	}
+	if o.Alpha <= 0 {
+		o.Alpha = 0.05
+	}
+	if o.Confidence <= 0 || o.Confidence >= 1 {
+		o.Confidence = 0.95
+	}
+	if o.Resamples <= 0 {
+		o.Resamples = 2000
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	return o
+}
+
+// Change verdicts of a Comparison.
+const (
+	Regression  = "regression"  // significantly slower recovery
+	Improvement = "improvement" // significantly faster recovery
+	NoChange    = "~"           // no significant change
+	Incomplete  = "incomplete"  // the drill lacks TTR samples on a side
+)
+
+// Comparison is the TTR comparison of one drill between a base and a head.
+type Comparison struct {
+	Drill string `json:"drill"`
+	// Base and Head are the TTR samples in seconds, sorted. Samples whose
+	// TTR is not valid (the drill errored or never recovered) are left out
+	// and counted in BaseMissing and HeadMissing.
+	Base        []float64 `json:"base"`
+	Head        []float64 `json:"head"`
+	BaseMissing int       `json:"base_missing,omitempty"`
+	HeadMissing int       `json:"head_missing,omitempty"`
+	// BaseMedian and HeadMedian are in seconds (NaN without samples).
+	BaseMedian float64 `json:"base_median"`
+	HeadMedian float64 `json:"head_median"`
+	// Change is HeadMedian/BaseMedian − 1; CILow and CIHigh bound it
+	// (bootstrap, CompareOptions.Confidence).
+	Change float64 `json:"change"`
+	CILow  float64 `json:"ci_low"`
+	CIHigh float64 `json:"ci_high"`
+	// U is the Mann-Whitney statistic of head against base and P its
+	// two-sided p-value.
+	U float64 `json:"u"`
+	P float64 `json:"p"`
+	// Verdict is Regression, Improvement, NoChange or Incomplete.
+	// Significant is true for Regression and Improvement: P < Alpha and
+	// |Change| > Threshold.
+	Verdict     string `json:"verdict"`
+	Significant bool   `json:"significant"`
+	// Note explains an Incomplete verdict or a caveat.
+	Note string `json:"note,omitempty"`
+}
+
+// Compare compares the TTR samples of each drill between base and head
+// runs (all samples of a drill name across the runs of a side are pooled),
+// in the order drills first appear in base, then those only in head. A
+// drill present on one side only is Incomplete; use MatchDrills to reject
+// such inputs first.
+func Compare(base, head []Run, opts CompareOptions) []Comparison {
+	o := opts.withDefaults()
+	bs, bmiss := ttrSamples(base)
+	hs, hmiss := ttrSamples(head)
+	names := DrillNames(append(slices.Clone(base), head...)...)
+	out := make([]Comparison, 0, len(names))
+	for _, name := range names {
+		c := Comparison{
+			Drill: name, Base: bs[name], Head: hs[name],
+			BaseMissing: bmiss[name], HeadMissing: hmiss[name],
+			BaseMedian: math.NaN(), HeadMedian: math.NaN(),
+			Change: math.NaN(), CILow: math.NaN(), CIHigh: math.NaN(), P: 1,
+		}
+		slices.Sort(c.Base)
+		slices.Sort(c.Head)
+		if len(c.Base) > 0 {
+			c.BaseMedian = sortedMedian(c.Base)
+		}
+		if len(c.Head) > 0 {
+			c.HeadMedian = sortedMedian(c.Head)
+		}
+		switch {
+		case len(c.Base) == 0 || len(c.Head) == 0:
+			c.Verdict = Incomplete
+			c.Note = incompleteNote(c)
+			out = append(out, c)
+			continue
+		case c.BaseMedian == 0 && c.HeadMedian == 0:
+			c.Change = 0
+		case c.BaseMedian == 0:
+			c.Change = math.Inf(1)
+		default:
+			c.Change = c.HeadMedian/c.BaseMedian - 1
+		}
+		c.CILow, c.CIHigh = BootstrapChange(c.Base, c.Head, o.Confidence, o.Resamples, o.Seed^nameHash(name))
+		c.U, c.P = MannWhitney(c.Head, c.Base)
+		c.Verdict = NoChange
+		if c.P < o.Alpha && math.Abs(c.Change) > o.Threshold {
+			c.Significant = true
+			c.Verdict = Improvement
+			if c.Change > 0 {
+				c.Verdict = Regression
+			}
+		}
+		if n := min(len(c.Base), len(c.Head)); n < 5 && !c.Significant {
+			c.Note = fmt.Sprintf("only %d sample(s) on a side: a change this small cannot be told from noise", n)
+		}
+		if c.BaseMissing+c.HeadMissing > 0 {
+			c.Note = strings.TrimPrefix(c.Note+"; "+missingNote(c), "; ")
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func incompleteNote(c Comparison) string {
+	switch {
+	case c.BaseMissing+len(c.Base) == 0:
+		return "drill only in head"
+	case c.HeadMissing+len(c.Head) == 0:
+		return "drill only in base"
+	default:
+		return missingNote(c)
+	}
+}
+
+func missingNote(c Comparison) string {
+	return fmt.Sprintf("samples without a valid TTR left out: %d in base, %d in head", c.BaseMissing, c.HeadMissing)
+}
+
+// ttrSamples pools valid TTR samples (seconds) per drill name.
+func ttrSamples(runs []Run) (samples map[string][]float64, missing map[string]int) {
+	samples, missing = map[string][]float64{}, map[string]int{}
+	for _, r := range runs {
+		for _, d := range r.Drills {
+			if d.Error != "" || !d.Measures.TTR.Valid {
+				missing[d.Name]++
+				continue
+			}
+			samples[d.Name] = append(samples[d.Name], d.Measures.TTR.Value.Seconds())
+		}
+	}
+	return samples, missing
+}
+
+func nameHash(s string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(s))
+	return h.Sum64()
+}
+
+// Regressions returns the comparisons whose verdict is Regression.
+func Regressions(cs []Comparison) []Comparison {
+	var out []Comparison
+	for _, c := range cs {
+		if c.Verdict == Regression {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ErrMismatch is wrapped by MatchDrills when base and head hold different drills.
+var ErrMismatch = errors.New("base and head hold different drills")
+
+// MismatchError lists the drills present on one side only.
+type MismatchError struct {
+	OnlyBase, OnlyHead []string
+}
+
+func (e *MismatchError) Error() string {
+	var parts []string
+	if len(e.OnlyBase) > 0 {
+		parts = append(parts, "only in base: "+strings.Join(e.OnlyBase, ", "))
+	}
+	if len(e.OnlyHead) > 0 {
+		parts = append(parts, "only in head: "+strings.Join(e.OnlyHead, ", "))
+	}
+	return ErrMismatch.Error() + ": " + strings.Join(parts, "; ")
+}
+
+// Unwrap makes errors.Is(err, ErrMismatch) hold.
+func (e *MismatchError) Unwrap() error { return ErrMismatch }
+
+// MatchDrills returns a *MismatchError when base and head do not hold the
+// same set of drill names, and an error when either side holds no drill.
+func MatchDrills(base, head []Run) error {
+	bn, hn := DrillNames(base...), DrillNames(head...)
+	if len(bn) == 0 {
+		return errors.New("base holds no drills")
+	}
+	if len(hn) == 0 {
+		return errors.New("head holds no drills")
+	}
+	e := &MismatchError{OnlyBase: minus(bn, hn), OnlyHead: minus(hn, bn)}
+	if len(e.OnlyBase)+len(e.OnlyHead) > 0 {
+		return e
+	}
+	return nil
+}
+
+func minus(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// WriteComparisons prints comparisons as a benchstat-like table: per drill
+// the median TTR of each side with its spread (± half the interquartile
+// range, as a percentage of the median), the change with its bootstrap
+// confidence interval, the Mann-Whitney p-value, the sample counts and the
+// verdict; then a line stating the rule.
+func WriteComparisons(w io.Writer, cs []Comparison, opts CompareOptions) error {
+	o := opts.withDefaults()
+	bw := bufio.NewWriter(w)
+	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+	ci := fmt.Sprintf("%g%% CI", o.Confidence*100)
+	fmt.Fprintf(tw, "drill\tbase TTR\thead TTR\tchange\t%s\tp\tn\tverdict\n", ci)
+	for _, c := range cs {
+		verdict := c.Verdict
+		if c.Note != "" {
+			verdict += " (" + c.Note + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d+%d\t%s\n", c.Drill,
+			medianCell(c.Base, c.BaseMedian), medianCell(c.Head, c.HeadMedian),
+			pct(c.Change), ciCell(c.CILow, c.CIHigh), pCell(c), len(c.Base), len(c.Head), verdict)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write comparison: %w", err)
+	}
+	fmt.Fprintf(bw, "\nsignificant: p < %g (Mann-Whitney U, two-sided) and |change| > %g%%; CI: bootstrap of the median ratio, %d resamples, seed %d\n",
+		o.Alpha, o.Threshold*100, o.Resamples, o.Seed)
+	if n := len(Regressions(cs)); n > 0 {
+		fmt.Fprintf(bw, "%d drill(s) recover significantly slower\n", n)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write comparison: %w", err)
+	}
+	return nil
+}
+
+func medianCell(s []float64, med float64) string {
+	if len(s) == 0 || math.IsNaN(med) {
+		return "–"
+	}
+	cell := sig3(med) + "s"
+	if len(s) > 1 && med != 0 {
+		spread := (quantile(s, 0.75) - quantile(s, 0.25)) / 2 / med
+		cell += fmt.Sprintf(" ± %.0f%%", spread*100)
+	}
+	return cell
+}
+
+func pct(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "–"
+	case math.IsInf(v, 1):
+		return "+∞"
+	default:
+		return fmt.Sprintf("%+.1f%%", v*100)
+	}
+}
+
+func ciCell(lo, hi float64) string {
+	if math.IsNaN(lo) || math.IsNaN(hi) {
+		return "–"
+	}
+	return fmt.Sprintf("[%s, %s]", pct(lo), pct(hi))
+}
+
+func pCell(c Comparison) string {
+	if c.Verdict == Incomplete {
+		return "–"
+	}
+	return fmt.Sprintf("%.3f", c.P)
+}
+
+// sig3 formats v with three significant digits, keeping trailing zeros
+// (4 → "4.00", 12.5 → "12.5", 0.35 → "0.350").
+func sig3(v float64) string {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Sprint(v)
+	}
+	dec := max(0, 2-int(math.Floor(math.Log10(math.Abs(v)))))
+	return strconv.FormatFloat(v, 'f', dec, 64)
+}

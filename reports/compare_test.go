@@ -1,0 +1,185 @@
+package reports_test
+
+import (
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/firedrill/firedrill/reports"
+	"github.com/firedrill/firedrill/reports/reportstest"
+)
+
+func runsWith(start time.Time, name string, samples []float64) []reports.Run {
+	return reportstest.WithTTRs(start, map[string][]float64{name: samples}, []string{name})
+}
+
+func TestCompareFindsPlantedRegression(t *testing.T) {
+	// Ten samples each side, 30% slower recovery in head, 5% noise; several
+	// seeds so the result is not one lucky draw.
+	for seed := uint64(1); seed <= 10; seed++ {
+		base := runsWith(reportstest.Epoch, "loader-crash", reportstest.Samples(seed, 10, 4*time.Second, 0.05))
+		head := runsWith(reportstest.Epoch, "loader-crash", reportstest.Samples(seed+1000, 10, 5200*time.Millisecond, 0.05))
+		cs := reports.Compare(base, head, reports.CompareOptions{})
+		require.Len(t, cs, 1)
+		c := cs[0]
+		assert.Equal(t, reports.Regression, c.Verdict, "seed %d: %+v", seed, c)
+		assert.InDelta(t, 0.30, c.Change, 0.10, "seed %d", seed)
+		assert.Less(t, c.P, 0.01)
+		assert.Less(t, c.CILow, c.Change)
+		assert.Greater(t, c.CIHigh, c.Change)
+		assert.Greater(t, c.CILow, 0.0, "CI excludes zero")
+	}
+}
+
+func TestCompareSameDistributionRarelyFlagged(t *testing.T) {
+	flagged := 0
+	for pair := uint64(0); pair < 20; pair++ {
+		base := runsWith(reportstest.Epoch, "lake-outage", reportstest.Samples(100+pair, 10, 5*time.Second, 0.10))
+		head := runsWith(reportstest.Epoch, "lake-outage", reportstest.Samples(200+pair, 10, 5*time.Second, 0.10))
+		c := reports.Compare(base, head, reports.CompareOptions{})[0]
+		if c.Significant {
+			flagged++
+		}
+	}
+	assert.LessOrEqual(t, flagged, 2, "pairs from one distribution flagged as changed")
+
+	// The p-value alone (threshold 0) keeps near its nominal false-positive rate too.
+	pFlag := 0
+	for pair := uint64(0); pair < 20; pair++ {
+		base := runsWith(reportstest.Epoch, "x", reportstest.Samples(300+pair, 10, 5*time.Second, 0.10))
+		head := runsWith(reportstest.Epoch, "x", reportstest.Samples(400+pair, 10, 5*time.Second, 0.10))
+		if reports.Compare(base, head, reports.CompareOptions{})[0].P < 0.05 {
+			pFlag++
+		}
+	}
+	assert.LessOrEqual(t, pFlag, 3)
+}
+
+func TestCompareDeterministic(t *testing.T) {
+	base := runsWith(reportstest.Epoch, "d", reportstest.Samples(1, 12, 3*time.Second, 0.1))
+	head := runsWith(reportstest.Epoch, "d", reportstest.Samples(2, 12, 3300*time.Millisecond, 0.1))
+	a := reports.Compare(base, head, reports.CompareOptions{Seed: 42})
+	b := reports.Compare(base, head, reports.CompareOptions{Seed: 42})
+	assert.Equal(t, a, b)
+}
+
+func TestCompareEdgeCases(t *testing.T) {
+	t.Run("only one side", func(t *testing.T) {
+		base := runsWith(reportstest.Epoch, "a", []float64{1, 2})
+		head := runsWith(reportstest.Epoch, "b", []float64{1, 2})
+		cs := reports.Compare(base, head, reports.CompareOptions{})
+		require.Len(t, cs, 2)
+		assert.Equal(t, reports.Incomplete, cs[0].Verdict)
+		assert.Equal(t, "drill only in base", cs[0].Note)
+		assert.Equal(t, "drill only in head", cs[1].Note)
+		err := reports.MatchDrills(base, head)
+		assert.ErrorIs(t, err, reports.ErrMismatch)
+		assert.EqualError(t, err, "base and head hold different drills: only in base: a; only in head: b")
+	})
+	t.Run("single samples never significant", func(t *testing.T) {
+		c := reports.Compare(runsWith(reportstest.Epoch, "a", []float64{1}), runsWith(reportstest.Epoch, "a", []float64{10}), reports.CompareOptions{})[0]
+		assert.Equal(t, reports.NoChange, c.Verdict)
+		assert.InDelta(t, 9.0, c.Change, 1e-9)
+		assert.Contains(t, c.Note, "only 1 sample")
+	})
+	t.Run("zero ttr both sides", func(t *testing.T) {
+		c := reports.Compare(runsWith(reportstest.Epoch, "a", []float64{0, 0, 0}), runsWith(reportstest.Epoch, "a", []float64{0, 0, 0}), reports.CompareOptions{})[0]
+		assert.Equal(t, 0.0, c.Change)
+		assert.Equal(t, 1.0, c.P)
+	})
+	t.Run("invalid samples are left out and counted", func(t *testing.T) {
+		base := runsWith(reportstest.Epoch, "a", []float64{1, 1.1, 0.9, 1, 1.05})
+		head := runsWith(reportstest.Epoch, "a", []float64{1, 1.1, 0.9, 1, 1.05})
+		head[0].Drills[0].Measures.TTR.Valid = false
+		head[1].Drills[0].Error = "never restored"
+		c := reports.Compare(base, head, reports.CompareOptions{})[0]
+		assert.Len(t, c.Head, 3)
+		assert.Equal(t, 2, c.HeadMissing)
+		assert.Contains(t, c.Note, "2 in head")
+	})
+	t.Run("empty side", func(t *testing.T) {
+		assert.EqualError(t, reports.MatchDrills(nil, runsWith(reportstest.Epoch, "a", []float64{1})), "base holds no drills")
+	})
+}
+
+func TestMannWhitney(t *testing.T) {
+	// Exact: complete separation of 5 and 5 gives p = 2/C(10,5) = 2/252.
+	u, p := reports.MannWhitney([]float64{1, 2, 3, 4, 5}, []float64{6, 7, 8, 9, 10})
+	assert.Equal(t, 0.0, u)
+	assert.InDelta(t, 2.0/252, p, 1e-12)
+	// Symmetric.
+	u2, p2 := reports.MannWhitney([]float64{6, 7, 8, 9, 10}, []float64{1, 2, 3, 4, 5})
+	assert.Equal(t, 25.0, u2)
+	assert.InDelta(t, p, p2, 1e-12)
+	// R: wilcox.test(c(1.83,0.50,1.62,2.48,1.68,1.88,1.55,3.06,1.30), c(0.878,0.647,0.598,2.05,1.06,1.29,1.06,3.14,1.29)) -> W = 58, p-value = 0.1329
+	// (ties in y force the normal approximation with continuity correction).
+	x := []float64{1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30}
+	y := []float64{0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29}
+	u, p = reports.MannWhitney(x, y)
+	assert.Equal(t, 58.0, u)
+	assert.InDelta(t, 0.1329, p, 0.001)
+	// All equal: no evidence at all.
+	_, p = reports.MannWhitney([]float64{1, 1, 1}, []float64{1, 1, 1})
+	assert.Equal(t, 1.0, p)
+	_, p = reports.MannWhitney(nil, []float64{1})
+	assert.Equal(t, 1.0, p)
+}
+
+func TestMannWhitneyExactMatchesNormalForLargeSamples(t *testing.T) {
+	// Without ties, n = 30 per side uses the exact distribution; it must be
+	// close to the normal approximation at that size.
+	a := reportstest.Samples(1, 30, time.Second, 0.1)
+	b := reportstest.Samples(2, 30, 1050*time.Millisecond, 0.1)
+	_, exact := reports.MannWhitney(a, b)
+	_, approx := reports.MannWhitney(append(a, 5), append(b, 5)) // one tie forces the approximation
+	assert.InDelta(t, exact, approx, 0.05)
+}
+
+func TestBootstrapChange(t *testing.T) {
+	base := []float64{1, 1, 1, 1}
+	head := []float64{2, 2, 2, 2}
+	lo, hi := reports.BootstrapChange(base, head, 0.95, 500, 1)
+	assert.InDelta(t, 1.0, lo, 1e-12)
+	assert.InDelta(t, 1.0, hi, 1e-12)
+	lo, _ = reports.BootstrapChange([]float64{0}, head, 0.95, 100, 1)
+	assert.True(t, math.IsNaN(lo))
+	assert.Equal(t, 2.5, reports.Median([]float64{4, 1, 3, 2}))
+	assert.True(t, math.IsNaN(reports.Median(nil)))
+}
+
+// compareLoad is 50 drills with 20 samples each side.
+func compareLoad() (base, head []reports.Run) {
+	samples := map[string][]float64{}
+	heads := map[string][]float64{}
+	var names []string
+	for i := range 50 {
+		name := fmt.Sprintf("drill-%02d", i)
+		names = append(names, name)
+		samples[name] = reportstest.Samples(uint64(i), 20, time.Duration(1+i%7)*time.Second, 0.1)
+		heads[name] = reportstest.Samples(uint64(i+100), 20, time.Duration(1+i%7)*time.Second, 0.1)
+	}
+	return reportstest.WithTTRs(reportstest.Epoch, samples, names), reportstest.WithTTRs(reportstest.Epoch, heads, names)
+}
+
+func TestCompareFast(t *testing.T) {
+	base, head := compareLoad()
+	start := time.Now()
+	cs := reports.Compare(base, head, reports.CompareOptions{})
+	took := time.Since(start)
+	require.Len(t, cs, 50)
+	t.Logf("compare 50 drills x 20 samples: %v", took)
+	// Target is 1 s; generous tolerance for a loaded CI machine or -race.
+	assert.Less(t, took, 5*time.Second)
+}
+
+func BenchmarkCompare50x20(b *testing.B) {
+	base, head := compareLoad()
+	b.ResetTimer()
+	for b.Loop() {
+		reports.Compare(base, head, reports.CompareOptions{})
+	}
+}

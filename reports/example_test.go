@@ -1,0 +1,103 @@
+package reports_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/firedrill/firedrill/reports"
+	"github.com/firedrill/firedrill/reports/reportstest"
+)
+
+// Compare TTR samples of a base and a head release: loader-crash recovers
+// about 30% slower in head, lake-outage is unchanged.
+func ExampleCompare() {
+	names := []string{"loader-crash", "lake-outage"}
+	base := reportstest.WithTTRs(reportstest.Epoch, map[string][]float64{
+		"loader-crash": {3.1, 3.0, 3.2, 2.9, 3.0, 3.1, 3.3, 3.0, 2.9, 3.1},
+		"lake-outage":  {5.0, 5.2, 4.9, 5.1, 5.0, 5.3, 4.8, 5.0, 5.1, 5.2},
+	}, names)
+	head := reportstest.WithTTRs(reportstest.Epoch, map[string][]float64{
+		"loader-crash": {4.0, 3.9, 4.2, 4.1, 3.8, 4.0, 4.3, 3.9, 4.1, 4.0},
+		"lake-outage":  {5.1, 4.9, 5.0, 5.2, 5.0, 4.9, 5.1, 5.3, 5.0, 4.8},
+	}, names)
+	if err := reports.MatchDrills(base, head); err != nil {
+		fmt.Println(err)
+		return
+	}
+	opts := reports.CompareOptions{Threshold: 0.10, Alpha: 0.05}
+	cs := reports.Compare(base, head, opts)
+	_ = reports.WriteComparisons(os.Stdout, cs, opts)
+	for _, c := range reports.Regressions(cs) {
+		fmt.Printf("regression: %s %+.0f%%\n", c.Drill, c.Change*100)
+	}
+	// Output:
+	// drill         base TTR    head TTR    change  95% CI            p      n      verdict
+	// loader-crash  3.05s ± 2%  4.00s ± 2%  +31.1%  [+25.8%, +36.7%]  0.000  10+10  regression
+	// lake-outage   5.05s ± 2%  5.00s ± 2%  -1.0%   [-3.9%, +2.0%]    0.643  10+10  ~
+	//
+	// significant: p < 0.05 (Mann-Whitney U, two-sided) and |change| > 10%; CI: bootstrap of the median ratio, 2000 resamples, seed 1
+	// 1 drill(s) recover significantly slower
+	// regression: loader-crash +31%
+}
+
+// Write a run as a Markdown step summary.
+func ExampleMarkdown() {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ttr := reports.Measure{Valid: true, Value: reports.Duration(3200 * time.Millisecond), Resolution: reports.Duration(103 * time.Millisecond)}
+	run := reports.Run{
+		Schema: reports.SchemaVersion,
+		Meta:   reports.Meta{RunID: "ci-42", Started: t0, Finished: t0.Add(time.Minute)},
+		Drills: []reports.Drill{{
+			Name: "loader-crash", Passed: false,
+			Measures:  reports.Measures{TTR: ttr},
+			Integrity: reports.Integrity{Checked: true, Acknowledged: 100, Landed: 100},
+			Budgets:   []reports.Verdict{{Name: "ttr", Limit: "2s", Actual: "3.20s ± 103ms", Message: "TTR over budget"}},
+		}},
+	}
+	_ = reports.Markdown(os.Stdout, run)
+	// Output:
+	// ## firedrill report ci-42
+	//
+	// started 2026-01-02 03:04:05Z · took 1m0s
+	//
+	// **1 drill samples: 0 passed, 1 failed, 0 errors**
+	//
+	// | drill | TTR ± res | TTD | lost | dup | verdict |
+	// |---|---:|---:|---:|---:|---|
+	// | loader-crash | 3.20s ± 103ms | – | 0 | 0 | ❌ fail |
+	//
+	// ### Budget misses
+	//
+	// **loader-crash**
+	//
+	// - ttr: 3.20s ± 103ms (limit 2s): TTR over budget
+}
+
+// Write every format of a run, each file atomically.
+func ExampleWriteFile() {
+	dir, _ := os.MkdirTemp("", "firedrill-example")
+	defer os.RemoveAll(dir)
+	run := reportstest.Run(reportstest.Config{Drills: reportstest.PipelineDrills()[:2]})
+	for _, name := range []string{"report.json", "report.md", "report.junit.xml", "report.html"} {
+		format := map[string]string{".json": "json", ".md": "md", ".xml": "junit", ".html": "html"}[filepath.Ext(name)]
+		if err := reports.WriteFile(filepath.Join(dir, name), reports.Writers[format], run); err != nil {
+			fmt.Println(err)
+		}
+	}
+	back, err := reports.Read(filepath.Join(dir, "report.json"))
+	fmt.Println(len(back.Drills), back.Schema, err)
+	// Output: 2 firedrill.report/v1 <nil>
+}
+
+// Print live progress; on a terminal the line is rewritten in place.
+func ExampleNewProgress() {
+	p := reports.NewProgress(os.Stdout, true)
+	p.Update("steady", 2*time.Second, map[string]float64{"success_ratio": 1})
+	p.Update("fault", 5*time.Second, map[string]float64{"success_ratio": 0.21}) // within 250ms: held back
+	p.Done()                                                                    // prints the held-back update
+	// Output:
+	// firedrill steady           2.0s  success_ratio=1
+	// firedrill fault            5.0s  success_ratio=0.21
+}

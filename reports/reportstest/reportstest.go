@@ -1,0 +1,263 @@
+// Package reportstest builds deterministic synthetic runs for tests,
+// golden files, benchmarks and examples of the reports package and the
+// firedrill CLI. The same Config always yields the same Run.
+package reportstest
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/firedrill/firedrill/reports"
+)
+
+// Epoch is the default start of a synthetic run.
+var Epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// DrillSpec describes one synthetic drill.
+type DrillSpec struct {
+	Name      string
+	TTR       time.Duration // mean TTR; default 3s
+	TTRBudget time.Duration // 0 = no TTR budget
+	Lost      int64         // acknowledged writes lost
+	NoImpact  bool          // the fault has no visible impact (TTR 0)
+	Error     string        // the drill could not be evaluated
+}
+
+// Config describes a synthetic run.
+type Config struct {
+	Seed    uint64        // drives the noise; default 1
+	Samples int           // samples per drill; default 1
+	Noise   float64       // relative standard deviation of TTR; default 0.05
+	Bucket  time.Duration // default 100ms
+	Tail    time.Duration // time after restored until the drill ends; default 3s
+	Start   time.Time     // default Epoch
+	RunID   string        // default "synthetic-<seed>"
+	Drills  []DrillSpec
+}
+
+// PipelineDrills are seven drills named like the reference suite.
+func PipelineDrills() []DrillSpec {
+	return []DrillSpec{
+		{Name: "loader-crash", TTR: 3200 * time.Millisecond, TTRBudget: 20 * time.Second},
+		{Name: "warehouse-outage", TTR: 10400 * time.Millisecond, TTRBudget: 20 * time.Second},
+		{Name: "lake-outage", TTR: 5300 * time.Millisecond, TTRBudget: 4 * time.Second},
+		{Name: "poison-batch", TTR: 2100 * time.Millisecond, TTRBudget: 10 * time.Second},
+		{Name: "bad-deploy", TTR: 7800 * time.Millisecond, TTRBudget: 15 * time.Second, Lost: 3},
+		{Name: "wipe-and-rebuild", TTR: 12500 * time.Millisecond, TTRBudget: 30 * time.Second},
+		{Name: "slow-warehouse", NoImpact: true, TTRBudget: 5 * time.Second},
+	}
+}
+
+// Run builds the synthetic run described by c. Drills run one after the
+// other; each sample has a timeline, three SLI series, a fault with its
+// brackets, two recovery steps and budget verdicts.
+func Run(c Config) reports.Run {
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.Samples <= 0 {
+		c.Samples = 1
+	}
+	if c.Noise == 0 {
+		c.Noise = 0.05
+	}
+	if c.Bucket <= 0 {
+		c.Bucket = 100 * time.Millisecond
+	}
+	if c.Tail <= 0 {
+		c.Tail = 3 * time.Second
+	}
+	if c.Start.IsZero() {
+		c.Start = Epoch
+	}
+	if c.RunID == "" {
+		c.RunID = fmt.Sprintf("synthetic-%d", c.Seed)
+	}
+	rng := rand.New(rand.NewPCG(c.Seed, 0x5eed))
+	run := reports.Run{
+		Schema: reports.SchemaVersion,
+		Meta: reports.Meta{
+			RunID: c.RunID, Commit: "0123456789abcdef0123456789abcdef01234567", Release: "v0.0.0-test",
+			Machine: "test-machine", GoVersion: "go1.26", Started: c.Start, Seed: int64(c.Seed),
+		},
+	}
+	t := c.Start
+	for s := 0; s < c.Samples; s++ {
+		for _, spec := range c.Drills {
+			d := drill(rng, c, spec, s, t)
+			run.Drills = append(run.Drills, d)
+			t = d.Timeline.End.Add(500 * time.Millisecond)
+		}
+	}
+	run.Meta.Finished = t
+	return run
+}
+
+// Samples draws n TTR samples (seconds) around mean with relative noise sd.
+func Samples(seed uint64, n int, mean time.Duration, sd float64) []float64 {
+	rng := rand.New(rand.NewPCG(seed, 0x5a3))
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = mean.Seconds() * math.Max(0.05, 1+sd*rng.NormFloat64())
+	}
+	return out
+}
+
+// WithTTRs returns runs (one per sample) holding one drill per name with
+// the given TTR samples in seconds; samples[name][i] goes into run i.
+func WithTTRs(start time.Time, samples map[string][]float64, names []string) []reports.Run {
+	n := 0
+	for _, s := range samples {
+		n = max(n, len(s))
+	}
+	runs := make([]reports.Run, n)
+	for i := range runs {
+		runs[i] = reports.Run{Schema: reports.SchemaVersion, Meta: reports.Meta{
+			RunID: fmt.Sprintf("run-%d", i), Started: start.Add(time.Duration(i) * time.Hour),
+		}}
+		for _, name := range names {
+			if i >= len(samples[name]) {
+				continue
+			}
+			ttr := reports.Duration(samples[name][i] * float64(time.Second))
+			runs[i].Drills = append(runs[i].Drills, reports.Drill{
+				Name: name, Passed: true, Bucket: reports.Duration(100 * time.Millisecond), HealthyRun: 10,
+				Measures: reports.Measures{TTR: reports.Measure{Valid: true, Value: ttr, Resolution: reports.Duration(110 * time.Millisecond)}},
+			})
+		}
+		runs[i].Meta.Finished = runs[i].Meta.Started.Add(time.Minute)
+	}
+	return runs
+}
+
+func drill(rng *rand.Rand, c Config, spec DrillSpec, sample int, t0 time.Time) reports.Drill {
+	b := c.Bucket
+	mean := spec.TTR
+	if mean == 0 {
+		mean = 3 * time.Second
+	}
+	ttr := time.Duration(float64(mean) * math.Max(0.2, 1+c.Noise*rng.NormFloat64())).Round(b)
+	if spec.NoImpact {
+		ttr = 0
+	}
+	ms := time.Millisecond
+	tl := reports.Timeline{
+		LoadStarted:    t0,
+		SteadyVerified: t0.Add(2 * time.Second),
+		FaultSent:      t0.Add(5 * time.Second),
+		FaultAcked:     t0.Add(5*time.Second + 3*ms),
+	}
+	onset := tl.FaultSent
+	restored := onset.Add(ttr)
+	end := restored.Add(time.Duration(10)*b + c.Tail)
+	if spec.NoImpact {
+		end = onset.Add(8 * time.Second)
+	}
+	tl.End = end
+	revertAt := onset.Add(ttr * 6 / 10)
+	if spec.NoImpact {
+		revertAt = onset.Add(5 * time.Second)
+	}
+	fault := reports.Fault{
+		Name:   "down(" + spec.Name + "-link)",
+		Inject: reports.Bracket{Sent: tl.FaultSent, Acked: tl.FaultAcked},
+		Revert: &reports.Bracket{Sent: revertAt, Acked: revertAt.Add(2 * ms)},
+	}
+	tl.FaultReverted = ptr(revertAt.Add(2 * ms))
+	var steps []reports.Step
+	if !spec.NoImpact {
+		impact := onset.Add(b)
+		detected := onset.Add(ttr / 5)
+		tl.Impact = &impact
+		tl.Detected = &detected
+		rs := detected.Add(200 * ms)
+		s1 := reports.Step{Name: "pipelinectl status", Start: rs, End: rs.Add(300 * ms), Output: `{"lag_s": 4.2, "checkpoint": 1812, "last_error": "dial lake: connection refused"}`}
+		s2 := reports.Step{Name: "pipelinectl resume", Start: s1.End, End: s1.End.Add(ttr / 4), Output: "resumed from checkpoint 1812\n<ok> & done"}
+		steps = []reports.Step{s1, s2}
+		tl.RecoveryStart = &rs
+		tl.RecoveryDone = &s2.End
+		tl.Restored = &restored
+		cu := restored.Add(1500 * ms)
+		tl.CaughtUp = &cu
+	}
+	res := reports.Duration(b + 3*ms)
+	m := reports.Measures{
+		TTR:      reports.Measure{Valid: true, Value: reports.Duration(ttr), Resolution: res},
+		Requests: int64(end.Sub(t0) / ms), LateStarts: int64(rng.IntN(5)),
+	}
+	if !spec.NoImpact {
+		m.TTD = reports.Measure{Valid: true, Value: reports.Duration(tl.Detected.Sub(onset)), Resolution: res}
+		m.Impact = reports.Measure{Valid: true, Value: reports.Duration(restored.Sub(*tl.Impact)), Resolution: reports.Duration(b)}
+		m.Runbook = reports.Measure{Valid: true, Value: reports.Duration(tl.RecoveryDone.Sub(*tl.RecoveryStart))}
+		m.CatchUp = reports.Measure{Valid: true, Value: reports.Duration(tl.CaughtUp.Sub(onset)), Resolution: reports.Duration(b)}
+		m.FailedRequests = int64(ttr/ms) * 8 / 10
+	}
+	acked := m.Requests - m.FailedRequests
+	d := reports.Drill{
+		Name: spec.Name, Sample: sample, Bucket: reports.Duration(b), HealthyRun: 10,
+		Timeline: tl, Measures: m,
+		Integrity: reports.Integrity{Checked: true, Acknowledged: acked, Landed: acked - spec.Lost, Lost: spec.Lost},
+		Faults:    []reports.Fault{fault},
+		Steps:     steps,
+		Error:     spec.Error,
+	}
+	if spec.Lost > 0 {
+		d.Integrity.LostSample = []string{"evt-000101", "evt-000102", "evt-000103"}[:min(3, int(spec.Lost))]
+	}
+	d.Series = series(rng, d, b)
+	if spec.TTRBudget > 0 {
+		v := reports.Verdict{Name: "ttr", Limit: reports.FormatDuration(spec.TTRBudget), Actual: reports.FormatMeasure(m.TTR, true), Passed: ttr <= spec.TTRBudget}
+		if !v.Passed {
+			v.Message = fmt.Sprintf("TTR %s exceeds budget %s\n%s", v.Actual, v.Limit, reports.TimelineText(d))
+		}
+		d.Budgets = append(d.Budgets, v)
+	}
+	lost := reports.Verdict{Name: "lost", Limit: "0", Actual: fmt.Sprint(spec.Lost), Passed: spec.Lost == 0}
+	if !lost.Passed {
+		lost.Message = fmt.Sprintf("%d acknowledged writes lost (first: %v)", spec.Lost, d.Integrity.LostSample)
+	}
+	d.Budgets = append(d.Budgets, lost, reports.Verdict{Name: "duplicated", Limit: "0", Actual: "0", Passed: true})
+	d.Passed = spec.Error == "" && len(d.Failed()) == 0
+	return d
+}
+
+// series builds success ratio, p99 latency and lag per bucket.
+func series(rng *rand.Rand, d reports.Drill, b time.Duration) []reports.Series {
+	tl := d.Timeline
+	n := int(tl.End.Sub(tl.LoadStarted) / b)
+	in := func(t time.Time) bool {
+		return tl.Impact != nil && tl.Restored != nil && !t.Before(*tl.Impact) && t.Before(*tl.Restored)
+	}
+	ok := reports.Series{Name: "success_ratio", Unit: "ratio", Start: tl.LoadStarted}
+	p99 := reports.Series{Name: "p99_latency_ms", Unit: "ms", Start: tl.LoadStarted}
+	lag := reports.Series{Name: "lag_s", Unit: "s", Start: tl.LoadStarted}
+	lagV := 0.2
+	for i := range n {
+		t := tl.LoadStarted.Add(time.Duration(i) * b)
+		bad := in(t)
+		r := 1 - 0.0005*rng.Float64()
+		l := 18 + 6*rng.Float64()
+		if bad {
+			r = 0.15 + 0.1*rng.Float64()
+			l = 900 + 200*rng.Float64()
+			lagV += b.Seconds()
+		} else {
+			lagV = math.Max(0.2, lagV-3*b.Seconds())
+		}
+		present := i%97 != 13 // a bucket now and then without data
+		ok.Points = append(ok.Points, reports.Point{Value: round(r, 4), Present: present})
+		ok.Healthy = append(ok.Healthy, !bad)
+		p99.Points = append(p99.Points, reports.Point{Value: round(l, 1), Present: present})
+		lag.Points = append(lag.Points, reports.Point{Value: round(lagV+0.05*rng.Float64(), 2), Present: true})
+	}
+	return []reports.Series{ok, p99, lag}
+}
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,43 @@
+// Package scenarios is firedrill's container runtime: it starts a declared
+// [System] (containers, the links between them, one toxiproxy container that
+// every link goes through) on a private Docker network, hands back typed
+// handles ([Running], [Container], [Link]) and guarantees that nothing is left
+// behind however the test ends.
+//
+// A system is declared as plain data and validated before anything starts:
+//
+//	sys := scenarios.System{
+//		Name: "shop",
+//		Containers: []scenarios.ContainerSpec{
+//			{Name: "db", Image: scenarios.Image(scenarios.ImagePostgres), Ports: []string{"5432/tcp"},
+//				Ready: scenarios.ReadyTCP("5432/tcp")},
+//			{Name: "api", Image: "shop/api:dev", Ports: []string{"8080/tcp"},
+//				Env:   map[string]string{"DB_ADDR": "${link:api->db}"},
+//				Ready: scenarios.ReadyHTTP("8080/tcp", "/healthz")},
+//		},
+//		Links: []scenarios.LinkSpec{
+//			{From: "api", To: "db", Port: "5432/tcp"},
+//			{From: scenarios.Host, To: "api", Port: "8080/tcp"},
+//		},
+//	}
+//	run := scenarios.Start(t, sys)
+//	addr := run.MustLink("host->api").HostAddr // "127.0.0.1:49153", through toxiproxy
+//
+// Every link A→B is a toxiproxy proxy listening on port 20000+i of the
+// toxiproxy container (network alias "toxiproxy"). A container reaches its
+// links through ${link:NAME} in its Env or Cmd, expanded to "toxiproxy:<port>".
+// A link from [Host] (the test process) has its proxy port published on
+// 127.0.0.1 and reported in [Link.HostAddr].
+//
+// Independent containers start in parallel; a container with links to other
+// containers starts once their readiness holds. Readiness polls a condition and
+// fails at once, with the container's last log lines, when the container exits.
+//
+// Every Docker resource carries the labels firedrill=true, firedrill.run,
+// firedrill.test, firedrill.system and firedrill.instance. Teardown removes
+// containers (with their proxies) and the network: on pass, failure and panic
+// through t.Cleanup (registered before anything can fail), on SIGINT/SIGTERM
+// through a process-wide handler, and shortly before the test binary's
+// -timeout through a watchdog. A process killed with SIGKILL leaves labelled
+// resources that [Wipe] (make wipe, firedrill wipe) removes.
+package scenarios

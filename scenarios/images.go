@@ -1,0 +1,47 @@
+package scenarios
+
+import (
+	"os"
+	"strings"
+)
+
+// Names of the project's images, for [Image] and [ImageEnvVar]. Each is
+// built by `make images` (scripts/images.sh) as firedrill/<name>:local.
+const (
+	ImageToxiproxy = "toxiproxy" // toxiproxy server, API on 8474/tcp
+	ImagePostgres  = "postgres"  // PostgreSQL 15 (Debian), 5432/tcp, user postgres
+	ImageStub      = "stub"      // scenarios/stub/cmd/stub, HTTP on 8080/tcp
+	ImagePipeline  = "pipeline"  // scenarios/pipeline/cmd/pipeline
+)
+
+// Images lists the names of the project's images, in build order.
+func Images() []string {
+	return []string{ImageToxiproxy, ImagePostgres, ImageStub, ImagePipeline}
+}
+
+// Image returns the reference of the named project image: the value of
+// [ImageEnvVar](name) when that variable is set and not empty, otherwise
+// "firedrill/<name>:local", the tag `make images` points at its latest build.
+// A user with a registry can so run e.g. FIREDRILL_POSTGRES_IMAGE=postgres:16.
+func Image(name string) string {
+	if ref := os.Getenv(ImageEnvVar(name)); ref != "" {
+		return ref
+	}
+	return "firedrill/" + name + ":local"
+}
+
+// ImageEnvVar returns the environment variable that overrides the named
+// image: "FIREDRILL_<NAME>_IMAGE", with the name upper-cased and '-' and
+// '.' turned into '_' (ImageStub gives FIREDRILL_STUB_IMAGE).
+func ImageEnvVar(name string) string {
+	n := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r == '-' || r == '.':
+			return '_'
+		}
+		return r
+	}, name)
+	return "FIREDRILL_" + n + "_IMAGE"
+}

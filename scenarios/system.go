@@ -1,0 +1,392 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Host is the LinkSpec.From value for links whose client is the test process
+// itself: the link's proxy port is published on 127.0.0.1 and reported in
+// [Link.HostAddr].
+const Host = "host"
+
+// ToxiproxyAlias is the network alias of the toxiproxy container on the
+// system network; ${link:NAME} expands to ToxiproxyAlias+":<port>".
+const ToxiproxyAlias = "toxiproxy"
+
+// LinkPortBase is the port on which the first link's proxy listens inside the
+// toxiproxy container; link i (in declaration order) listens on LinkPortBase+i.
+const LinkPortBase = 20000
+
+// ToxiproxyAPIPort is the toxiproxy container's HTTP API port.
+const ToxiproxyAPIPort = "8474/tcp"
+
+// System declares the containers under test and the links between them.
+type System struct {
+	// Name names the system in labels and container names; "system" if empty.
+	Name string
+	// Containers are started on a private network, each reachable by its Name.
+	Containers []ContainerSpec
+	// Links are routed through toxiproxy so that faults can act on them.
+	Links []LinkSpec
+}
+
+// ContainerSpec declares one container of a [System].
+type ContainerSpec struct {
+	// Name is unique in the system and is the container's network alias.
+	// Letters, digits, '_', '.', '-'; "host" and "toxiproxy" are reserved.
+	Name string
+	// Image is the image reference, e.g. Image(ImageStub). It must exist
+	// locally: nothing is pulled.
+	Image string
+	// Cmd replaces the image's CMD; ${link:NAME} is expanded as in Env.
+	Cmd []string
+	// Env is the container's environment. Values may contain ${link:NAME},
+	// expanded to the in-network address of that link's proxy
+	// ("toxiproxy:20001").
+	Env map[string]string
+	// Ports are exposed and published on 127.0.0.1 on ports chosen by Docker,
+	// e.g. "8080/tcp" ("8080" means tcp). A link's target port must be here.
+	Ports []string
+	// Ready tells when the container is ready; nil means running is enough.
+	Ready Readiness
+	// ReadyTimeout bounds the readiness wait; zero means the Start option
+	// (default 30 s).
+	ReadyTimeout time.Duration
+	// Tmpfs maps a mount path to tmpfs options, e.g. "/data": "size=8m".
+	Tmpfs map[string]string
+	// Memory is an optional initial memory limit in bytes (at least 6 MiB).
+	Memory int64
+	// NanoCPUs is an optional initial CPU quota in 1e-9 CPUs (1e9 = one CPU).
+	NanoCPUs int64
+}
+
+// LinkSpec declares a network path From→To routed through a toxiproxy proxy.
+type LinkSpec struct {
+	// Name identifies the link in ${link:NAME} and [Running.Link]; it defaults
+	// to From+"->"+To.
+	Name string
+	// From is the client: a container name or [Host].
+	From string
+	// To is the server container.
+	To string
+	// Port is the server port, one of To's Ports, e.g. "5432/tcp".
+	Port string
+}
+
+// ErrInvalidSystem is matched (errors.Is) by every error from
+// [System.Validate].
+var ErrInvalidSystem = errors.New("invalid system")
+
+// ValidationError lists every problem found in a [System] declaration.
+type ValidationError struct {
+	System   string
+	Problems []string
+}
+
+// Error lists the problems, one per line when there are several.
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid system %q: ", e.System)
+	if len(e.Problems) == 1 {
+		b.WriteString(e.Problems[0])
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%d problems:", len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  - ")
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrInvalidSystem) true.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalidSystem }
+
+var (
+	nameRE    = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+	linkRefRE = regexp.MustCompile(`\$\{link:([^}]*)\}`)
+)
+
+// minMemory is the smallest memory limit Docker accepts.
+const minMemory = 6 * 1024 * 1024
+
+func (s System) name() string {
+	if s.Name == "" {
+		return "system"
+	}
+	return s.Name
+}
+
+// linkName is the link's name, defaulting to From->To.
+func (l LinkSpec) linkName() string {
+	if l.Name != "" {
+		return l.Name
+	}
+	return l.From + "->" + l.To
+}
+
+// Validate checks the declaration without touching Docker: container names
+// (present, well-formed, unique, not reserved), images, ports, link
+// endpoints and ports, ${link:NAME} references, limits and dependency
+// cycles. The error is a *[ValidationError] listing every problem with its
+// fix.
+func (s System) Validate() error {
+	var p []string
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+
+	if s.Name != "" && !nameRE.MatchString(s.Name) {
+		add("system name %q: use letters, digits, '_', '.' or '-' only", s.Name)
+	}
+	if len(s.Containers) == 0 {
+		add("no containers: declare at least one ContainerSpec")
+	}
+	specs := map[string]ContainerSpec{}
+	for i, c := range s.Containers {
+		label := fmt.Sprintf("container %q", c.Name)
+		switch {
+		case c.Name == "":
+			label = fmt.Sprintf("container #%d", i)
+			add("%s has no name: set ContainerSpec.Name (it is also the network alias)", label)
+		case !nameRE.MatchString(c.Name):
+			add("%s: name must start with a letter or digit and hold only letters, digits, '_', '.' or '-'", label)
+		case c.Name == Host || c.Name == ToxiproxyAlias:
+			add("%s: the name %q is reserved; choose another", label, c.Name)
+		default:
+			if _, dup := specs[c.Name]; dup {
+				add("duplicate container name %q: names must be unique in a system", c.Name)
+			} else {
+				specs[c.Name] = c
+			}
+		}
+		if strings.TrimSpace(c.Image) == "" {
+			add("%s has no image: set ContainerSpec.Image (e.g. scenarios.Image(scenarios.ImageStub)) and build it with `make images`", label)
+		}
+		for _, port := range c.Ports {
+			if _, err := normalizePort(port); err != nil {
+				add("%s: %v", label, err)
+			}
+		}
+		if c.Memory < 0 || (c.Memory > 0 && c.Memory < minMemory) {
+			add("%s: memory limit %d bytes is below Docker's minimum of 6 MiB (%d); raise it or leave it 0", label, c.Memory, minMemory)
+		}
+		if c.NanoCPUs < 0 {
+			add("%s: NanoCPUs %d is negative; use 0 for no limit", label, c.NanoCPUs)
+		}
+		if c.ReadyTimeout < 0 {
+			add("%s: ReadyTimeout %v is negative", label, c.ReadyTimeout)
+		}
+		if rp, ok := c.Ready.(interface{ readinessPorts() []string }); ok {
+			for _, port := range rp.readinessPorts() {
+				if !hasPort(c.Ports, port) {
+					add("%s: readiness checks port %s, which is not in Ports %v: add it to Ports", label, port, c.Ports)
+				}
+			}
+		}
+	}
+
+	links := map[string]bool{}
+	for i, l := range s.Links {
+		name := l.linkName()
+		label := fmt.Sprintf("link %q", name)
+		if l.Name == "" && (l.From == "" || l.To == "") {
+			label = fmt.Sprintf("link #%d", i)
+		}
+		if links[name] {
+			add("duplicate link name %q: set LinkSpec.Name to tell the links apart", name)
+		}
+		links[name] = true
+		if strings.ContainsAny(name, "{}$ \t\n") {
+			add("%s: a link name cannot contain '{', '}', '$' or spaces", label)
+		}
+		switch {
+		case l.From == "":
+			add("%s has no From: set it to a container name or scenarios.Host", label)
+		case l.From == l.To:
+			add("%s links container %q to itself", label, l.From)
+		case l.From != Host:
+			if _, ok := specs[l.From]; !ok {
+				add("%s: From %q is not a container of this system (known: %s); use a declared name or scenarios.Host", label, l.From, known(specs))
+			}
+		}
+		var target ContainerSpec
+		targetOK := false
+		switch {
+		case l.To == "":
+			add("%s has no To: set it to the server container's name", label)
+		case l.To == Host:
+			add("%s: To cannot be scenarios.Host; links go to containers", label)
+		default:
+			target, targetOK = specs[l.To]
+			if !targetOK {
+				add("%s: To %q is not a container of this system (known: %s)", label, l.To, known(specs))
+			}
+		}
+		port, err := normalizePort(l.Port)
+		switch {
+		case l.Port == "":
+			add("%s has no Port: set it to one of %q's Ports, e.g. \"8080/tcp\"", label, l.To)
+		case err != nil:
+			add("%s: %v", label, err)
+		case targetOK && !hasPort(target.Ports, port):
+			add("%s: port %s is not exposed by container %q (Ports %v): add %q to its Ports", label, port, l.To, target.Ports, port)
+		}
+		if strings.HasSuffix(port, "/udp") || strings.HasSuffix(port, "/sctp") {
+			add("%s: toxiproxy proxies TCP only, not %s", label, port)
+		}
+	}
+
+	for _, c := range s.Containers {
+		refs := []string{}
+		for _, k := range sortedKeys(c.Env) {
+			refs = append(refs, c.Env[k])
+		}
+		refs = append(refs, c.Cmd...)
+		for _, v := range refs {
+			if strings.Count(v, "${link:") != len(linkRefRE.FindAllString(v, -1)) {
+				add("container %q: malformed link reference in %q: write ${link:NAME}", c.Name, v)
+			}
+			for _, m := range linkRefRE.FindAllStringSubmatch(v, -1) {
+				if !links[m[1]] {
+					add("container %q refers to unknown link %q in %q: declare a LinkSpec named %q (links: %s)", c.Name, m[1], v, m[1], knownLinks(s.Links))
+				}
+			}
+		}
+	}
+
+	if cycle := s.dependencyCycle(); cycle != nil {
+		add("links form a dependency cycle %s: a link's From waits for its To to be ready, so break the cycle", strings.Join(cycle, " -> "))
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return &ValidationError{System: s.name(), Problems: p}
+}
+
+// deps returns, per container, the containers it links to (and so waits for).
+func (s System) deps() map[string][]string {
+	d := map[string][]string{}
+	for _, l := range s.Links {
+		if l.From == Host || l.From == "" || l.To == "" || l.From == l.To {
+			continue
+		}
+		if !slices.Contains(d[l.From], l.To) {
+			d[l.From] = append(d[l.From], l.To)
+		}
+	}
+	return d
+}
+
+// dependencyCycle returns one cycle among container-to-container links, or nil.
+func (s System) dependencyCycle() []string {
+	deps := s.deps()
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var stack []string
+	var visit func(n string) []string
+	visit = func(n string) []string {
+		color[n] = grey
+		stack = append(stack, n)
+		for _, m := range deps[n] {
+			switch color[m] {
+			case grey:
+				i := slices.Index(stack, m)
+				return append(slices.Clone(stack[i:]), m)
+			case white:
+				if c := visit(m); c != nil {
+					return c
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[n] = black
+		return nil
+	}
+	for _, c := range s.Containers {
+		if color[c.Name] == white {
+			if cyc := visit(c.Name); cyc != nil {
+				return cyc
+			}
+		}
+	}
+	return nil
+}
+
+// normalizePort turns "8080" into "8080/tcp" and checks the number and protocol.
+func normalizePort(p string) (string, error) {
+	num, proto, found := strings.Cut(p, "/")
+	if !found {
+		proto = "tcp"
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 1 || n > 65535 {
+		return p, fmt.Errorf("port %q: want a number 1-65535 with an optional /tcp or /udp, e.g. \"8080/tcp\"", p)
+	}
+	proto = strings.ToLower(proto)
+	if proto != "tcp" && proto != "udp" && proto != "sctp" {
+		return p, fmt.Errorf("port %q: protocol must be tcp, udp or sctp", p)
+	}
+	return fmt.Sprintf("%d/%s", n, proto), nil
+}
+
+// hasPort reports whether ports holds port, comparing normalized forms.
+func hasPort(ports []string, port string) bool {
+	want, err := normalizePort(port)
+	if err != nil {
+		return false
+	}
+	for _, p := range ports {
+		if q, err := normalizePort(p); err == nil && q == want {
+			return true
+		}
+	}
+	return false
+}
+
+func known(specs map[string]ContainerSpec) string {
+	if len(specs) == 0 {
+		return "none"
+	}
+	return strings.Join(sortedKeys(specs), ", ")
+}
+
+func knownLinks(ls []LinkSpec) string {
+	if len(ls) == 0 {
+		return "none declared"
+	}
+	names := make([]string, len(ls))
+	for i, l := range ls {
+		names[i] = l.linkName()
+	}
+	return strings.Join(names, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// expandLinks replaces every ${link:NAME} in v with addrs[NAME].
+func expandLinks(v string, addrs map[string]string) string {
+	return linkRefRE.ReplaceAllStringFunc(v, func(m string) string {
+		name := linkRefRE.FindStringSubmatch(m)[1]
+		if a, ok := addrs[name]; ok {
+			return a
+		}
+		return m
+	})
+}

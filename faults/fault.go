@@ -4,6 +4,30 @@
 // Every fault is an inject/revert pair. Revert is idempotent and tolerates a
 // target that has died. Each injection records a Bracket (when the request
 // was sent, when it was acknowledged) so the timeline can state its error.
+//
+// The catalog, one file per kind; targets are small interfaces that the
+// scenario runtime's *scenarios.Link and *scenarios.Container satisfy:
+//
+//   - toxics on a link (ToxicTarget), per direction (Upstream, Downstream,
+//     Both) and with a Toxicity: Latency (+Jitter), Bandwidth, SlowClose,
+//     Timeout, ResetPeer, Slicer, LimitData; OneWay, a one-way partition;
+//     Down disables the link's proxy (LinkTarget);
+//   - container lifecycle (ContainerTarget): Kill with a signal, Stop with a
+//     timeout, Restart, Pause (freeze), CrashLoop (kill N times, Interval
+//     apart);
+//   - network: Partition cuts a container off its system's network, Revert
+//     heals it;
+//   - resources: CPU quota, Memory limit, OOM (a limit the process will
+//     exceed);
+//   - disk: DiskFull fills a size-limited mount until writes fail with
+//     ENOSPC; Revert frees it;
+//   - All groups faults into one, rolled back as a whole.
+//
+// Schedules say when: At, For, Every, After, Sequence, Parallel and a
+// seeded random Nemesis. Validate checks a schedule and every fault in it
+// before anything is injected. An Injector plays a schedule, records a
+// Bracket per action, tracks what is in effect and reverts it all
+// (RevertAll), and with Guard does so however the test ends.
 package faults
 
 import (

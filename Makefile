@@ -1,0 +1,85 @@
+# firedrill. `make help` lists the targets.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Go from its usual place when it is not on PATH yet.
+export PATH := $(PATH):/usr/local/go/bin
+
+# testcontainers here: no reaper image can be pulled (firedrill reaps by
+# itself), and mapped ports live on 127.0.0.1, not on the default gateway.
+export TESTCONTAINERS_RYUK_DISABLED ?= true
+export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
+
+# Packages one at a time: drills measure time, and on 2 cores another
+# package's containers would make their figures noisy.
+TESTFLAGS ?= -p 1
+TEST_TIMEOUT ?= 25m
+TEST_PKGS ?= ./...
+# The drill suite `make drill` runs, and where its report goes.
+DRILL_PKGS ?= ./drills/...
+DRILL_RUN ?= Drill
+DRILL_FLAGS ?= -v
+REPORT_DIR ?= $(CURDIR)/out/report
+BENCH ?= .
+BENCH_PKGS ?= ./...
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+.PHONY: docker
+docker: ## make sure a Docker daemon answers (installs/starts one as root)
+	@scripts/docker.sh
+
+.PHONY: images
+images: docker ## build every image locally (cached by content; see scripts/images.sh)
+	@scripts/images.sh
+
+.PHONY: test
+test: images ## go vet, then every test, with Docker
+	go vet $(TEST_PKGS)
+	go test $(TESTFLAGS) -count=1 -timeout $(TEST_TIMEOUT) $(TEST_PKGS)
+
+.PHONY: test-short
+test-short: ## unit tests only: go test -short, no Docker
+	go test -short ./...
+
+.PHONY: drill
+drill: images ## run the drill suite (DRILL_PKGS, default ./drills/...) and write its report
+	@mkdir -p "$(REPORT_DIR)"
+	FIREDRILL_REPORT_DIR="$(REPORT_DIR)" go test $(TESTFLAGS) $(DRILL_FLAGS) -count=1 -timeout $(TEST_TIMEOUT) -run '$(DRILL_RUN)' $(DRILL_PKGS)
+	@echo "report: $(REPORT_DIR)"; ls -1 "$(REPORT_DIR)" 2>/dev/null | sed 's|^|  |'
+
+.PHONY: wipe
+wipe: ## remove every firedrill-labelled container and network a killed test left behind
+	@if grep -qs '^package main' cmd/firedrill/*.go; then \
+		go run ./cmd/firedrill wipe; \
+	else \
+		scripts/wipe.sh; \
+	fi
+
+.PHONY: mocks
+mocks: ## regenerate the mockery mocks (.mockery.yaml)
+	go tool mockery
+
+.PHONY: bench
+bench: images ## run the benchmarks (BENCH=regexp, BENCH_PKGS=packages)
+	go test -p 1 -count=1 -run '^$$' -bench '$(BENCH)' -benchmem -timeout $(TEST_TIMEOUT) $(BENCH_PKGS)
+
+.PHONY: figures
+figures: docker ## print the foundation figures: make images cold/warm, system start/teardown
+	@scripts/figures.sh
+
+.PHONY: lint
+lint: ## gofmt -l, go vet, and golangci-lint when installed
+	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go' | grep -v '/testdata/')); \
+	if [ -n "$$out" ]; then echo "gofmt: these files need formatting (make fmt):"; echo "$$out"; exit 1; fi
+	go vet $(TEST_PKGS)
+	@if command -v golangci-lint >/dev/null 2>&1; then golangci-lint run ./...; \
+	else echo "golangci-lint not installed: skipped (see .golangci.yml)"; fi
+
+.PHONY: fmt
+fmt: ## format the Go code
+	go fmt ./...

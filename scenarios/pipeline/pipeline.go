@@ -1,0 +1,417 @@
+// Package pipeline is the scenario of firedrill's reference system: an
+// ingestion pipeline built for recovery (collector → lake → loader →
+// warehouse, with pipelinectl as its recovery tooling), started in
+// containers with every PostgreSQL connection routed through toxiproxy.
+//
+// Start hands back typed handles for drills: the containers and links to
+// break, the ingest workload (an at-least-once client), a lag probe, a
+// correctness probe, a completeness reader and the tooling as recovery
+// steps. The system itself lives in app/ and cmd/pipeline; its contract is
+// app/CONTRACT.md.
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/firedrill/firedrill/drills/load"
+	"github.com/firedrill/firedrill/drills/slo"
+	"github.com/firedrill/firedrill/recovery"
+	"github.com/firedrill/firedrill/scenarios"
+	"github.com/firedrill/firedrill/scenarios/pipeline/app/ctl"
+	"github.com/firedrill/firedrill/scenarios/pipeline/app/ingest"
+	"github.com/firedrill/firedrill/scenarios/pipeline/app/loader"
+	"github.com/firedrill/firedrill/scenarios/pipeline/app/store"
+	"github.com/firedrill/firedrill/scenarios/pipeline/app/verify"
+)
+
+// Names of the containers and links of the system.
+const (
+	Lake      = "lake"
+	Warehouse = "warehouse"
+	Collector = "collector"
+	Loader    = "loader"
+
+	CollectorLake   = "collector-lake"
+	LoaderLake      = "loader-lake"
+	LoaderWarehouse = "loader-warehouse"
+)
+
+// System declares the pipeline. The lake commits synchronously, so killing
+// its container never loses an acknowledged event.
+func System() scenarios.System {
+	pg := func(name, db string, cmd ...string) scenarios.ContainerSpec {
+		return scenarios.ContainerSpec{
+			Name: name, Image: scenarios.Image(scenarios.ImagePostgres),
+			Env:   map[string]string{"POSTGRES_DB": db},
+			Cmd:   cmd,
+			Ports: []string{"5432/tcp"},
+			Ready: scenarios.ReadyLog("database system is ready to accept connections"),
+		}
+	}
+	dsn := func(link, db string) string {
+		return "postgres://postgres@${link:" + link + "}/" + db + "?sslmode=disable"
+	}
+	return scenarios.System{
+		Name: "pipeline",
+		Containers: []scenarios.ContainerSpec{
+			pg(Lake, "lake", "-c", "synchronous_commit=on"),
+			pg(Warehouse, "warehouse"),
+			{
+				Name: Collector, Image: scenarios.Image(scenarios.ImagePipeline), Cmd: []string{"collector"},
+				Env:   map[string]string{"LAKE_DSN": dsn(CollectorLake, "lake")},
+				Ports: []string{"8080/tcp"},
+				Ready: scenarios.ReadyHTTP("8080/tcp", "/readyz"),
+			},
+			{
+				Name: Loader, Image: scenarios.Image(scenarios.ImagePipeline), Cmd: []string{"loader"},
+				Env: map[string]string{
+					"LAKE_DSN":      dsn(LoaderLake, "lake"),
+					"WAREHOUSE_DSN": dsn(LoaderWarehouse, "warehouse"),
+				},
+				Ports: []string{"8081/tcp"},
+				Ready: scenarios.ReadyHTTP("8081/tcp", "/readyz"),
+			},
+		},
+		Links: []scenarios.LinkSpec{
+			{Name: CollectorLake, From: Collector, To: Lake, Port: "5432/tcp"},
+			{Name: LoaderLake, From: Loader, To: Lake, Port: "5432/tcp"},
+			{Name: LoaderWarehouse, From: Loader, To: Warehouse, Port: "5432/tcp"},
+		},
+	}
+}
+
+// Pipeline is a running pipeline and its handles.
+type Pipeline struct {
+	Running *scenarios.Running
+
+	Lake, Warehouse, Collector, Loader *scenarios.Container
+	// Links through toxiproxy: collector→lake, loader→lake, loader→warehouse.
+	CollectorLake, LoaderLake, LoaderWarehouse *scenarios.Link
+
+	// CollectorURL and LoaderURL are the HTTP endpoints on 127.0.0.1.
+	CollectorURL, LoaderURL string
+	// LakeDSN and WarehouseDSN reach the databases directly from the host
+	// (not through the links): the operator's view, used by pipelinectl
+	// steps and the integrity readers.
+	LakeDSN, WarehouseDSN string
+
+	lake, wh *pgxpool.Pool
+	http     *http.Client
+}
+
+// Start starts the pipeline for a test; everything is torn down when the
+// test ends, however it ends. It fails the test when the system cannot start.
+func Start(t testing.TB, opts ...scenarios.Option) *Pipeline {
+	t.Helper()
+	scenarios.RequireDocker(t)
+	r := scenarios.Start(t, System(), opts...)
+	p, err := handles(t.Context(), r)
+	if p != nil {
+		t.Cleanup(p.close)
+	}
+	if err != nil {
+		t.Fatalf("start pipeline: %v", err)
+	}
+	return p
+}
+
+// StartContext starts the pipeline outside a test. Close it with Close,
+// also when an error is returned with a non-nil Pipeline.
+func StartContext(ctx context.Context, opts ...scenarios.Option) (*Pipeline, error) {
+	r, err := scenarios.StartContext(ctx, System(), opts...)
+	if err != nil {
+		return &Pipeline{Running: r}, fmt.Errorf("start pipeline: %w", err)
+	}
+	p, err := handles(ctx, r)
+	if err != nil {
+		return p, fmt.Errorf("start pipeline: %w", err)
+	}
+	return p, nil
+}
+
+// Close releases the database pools and tears the system down.
+func (p *Pipeline) Close(ctx context.Context) error {
+	p.close()
+	if p.Running == nil {
+		return nil
+	}
+	return p.Running.Close(ctx)
+}
+
+func (p *Pipeline) close() {
+	if p.lake != nil {
+		p.lake.Close()
+	}
+	if p.wh != nil {
+		p.wh.Close()
+	}
+}
+
+func handles(ctx context.Context, r *scenarios.Running) (*Pipeline, error) {
+	p := &Pipeline{
+		Running:         r,
+		Lake:            r.Container(Lake),
+		Warehouse:       r.Container(Warehouse),
+		Collector:       r.Container(Collector),
+		Loader:          r.Container(Loader),
+		CollectorLake:   r.Link(CollectorLake),
+		LoaderLake:      r.Link(LoaderLake),
+		LoaderWarehouse: r.Link(LoaderWarehouse),
+		http:            &http.Client{Timeout: 2 * time.Second},
+	}
+	ep := func(c *scenarios.Container, port string) (string, error) {
+		if c == nil {
+			return "", errors.New("container missing from the running system")
+		}
+		return c.Endpoint(ctx, port)
+	}
+	col, err := ep(p.Collector, "8080/tcp")
+	if err != nil {
+		return p, fmt.Errorf("collector endpoint: %w", err)
+	}
+	ld, err := ep(p.Loader, "8081/tcp")
+	if err != nil {
+		return p, fmt.Errorf("loader endpoint: %w", err)
+	}
+	lk, err := ep(p.Lake, "5432/tcp")
+	if err != nil {
+		return p, fmt.Errorf("lake endpoint: %w", err)
+	}
+	wh, err := ep(p.Warehouse, "5432/tcp")
+	if err != nil {
+		return p, fmt.Errorf("warehouse endpoint: %w", err)
+	}
+	p.CollectorURL, p.LoaderURL = "http://"+col, "http://"+ld
+	p.LakeDSN = "postgres://postgres@" + lk + "/lake?sslmode=disable"
+	p.WarehouseDSN = "postgres://postgres@" + wh + "/warehouse?sslmode=disable"
+	if p.lake, err = store.Open(ctx, p.LakeDSN, 4); err != nil {
+		return p, fmt.Errorf("open lake from the host: %w", err)
+	}
+	if p.wh, err = store.Open(ctx, p.WarehouseDSN, 4); err != nil {
+		return p, fmt.Errorf("open warehouse from the host: %w", err)
+	}
+	return p, nil
+}
+
+// IngestOption configures Ingest.
+type IngestOption func(*ingestConfig)
+
+type ingestConfig struct {
+	prefix  string
+	poison  func(seq uint64) bool
+	timeout time.Duration
+	source  string
+}
+
+// WithPoison makes request seq send a poison event (its amount a string:
+// quarantined by schema version 1, accepted by version 2) when poison(seq).
+func WithPoison(poison func(seq uint64) bool) IngestOption {
+	return func(c *ingestConfig) { c.poison = poison }
+}
+
+// WithRequestTimeout bounds each request, retries included (default 2s).
+// A request still unacknowledged then is a failure: its event is not
+// acknowledged (it may still land; that is not a loss).
+func WithRequestTimeout(d time.Duration) IngestOption {
+	return func(c *ingestConfig) { c.timeout = d }
+}
+
+// WithIDPrefix sets the prefix of event ids (default: a per-call unique one).
+func WithIDPrefix(prefix string) IngestOption {
+	return func(c *ingestConfig) { c.prefix = prefix }
+}
+
+var ingestSeq struct {
+	sync.Mutex
+	n int
+}
+
+// Ingest is the open-model ingest workload: request seq posts one event
+// (id "<prefix>-<seq>") and, as an at-least-once client does, retries it
+// with the same id on 503 or a network error until it is acknowledged or the
+// request times out. The acknowledged id is the event id.
+func (p *Pipeline) Ingest(pacer load.Pacer, opts ...IngestOption) load.Workload {
+	ingestSeq.Lock()
+	ingestSeq.n++
+	n := ingestSeq.n
+	ingestSeq.Unlock()
+	cfg := ingestConfig{
+		prefix:  fmt.Sprintf("ev%d-%d", os.Getpid(), n),
+		timeout: 2 * time.Second,
+		source:  "drill",
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	client := &ingest.Client{
+		URL:           p.CollectorURL,
+		HTTP:          load.NewClient(0),
+		MaxRetryAfter: 200 * time.Millisecond,
+	}
+	op := func(ctx context.Context, seq uint64) (string, error) {
+		id := fmt.Sprintf("%s-%d", cfg.prefix, seq)
+		poison := cfg.poison != nil && cfg.poison(seq)
+		ev := ingest.NewEvent(id, cfg.source, time.Now(), fmt.Sprintf("u%d", seq%97), int64(seq%100000), poison)
+		ids, _, err := client.Send(ctx, []ingest.Event{ev})
+		if err != nil {
+			return "", err
+		}
+		if len(ids) != 1 || ids[0] != id {
+			return "", fmt.Errorf("collector acknowledged %v, want [%s]", ids, id)
+		}
+		return id, nil
+	}
+	return load.New(pacer, op, load.WithName("ingest"), load.WithTimeout(cfg.timeout))
+}
+
+// Metrics reads the loader's /metrics.
+func (p *Pipeline) Metrics(ctx context.Context) (loader.Metrics, error) {
+	var m loader.Metrics
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.LoaderURL+"/metrics", nil)
+	if err != nil {
+		return m, err
+	}
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return m, fmt.Errorf("read loader metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return m, fmt.Errorf("read loader metrics: status %d", resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		return m, fmt.Errorf("decode loader metrics: %w", err)
+	}
+	return m, nil
+}
+
+// Lag is the freshness probe: the age in seconds of the oldest event not yet
+// in the warehouse (0 when caught up), as the loader reports it.
+func (p *Pipeline) Lag() slo.Probe {
+	return slo.NewProbe("lag_s", "s", func(ctx context.Context) (float64, error) {
+		m, err := p.Metrics(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return m.LagSeconds, nil
+	})
+}
+
+// Wrong is the correctness probe: how many warehouse rows, up to the
+// loader's checkpoint, differ from the schema (version v) applied to the
+// lake. Non-zero means corrupt data is being served.
+func (p *Pipeline) Wrong(v int) slo.Probe {
+	return slo.NewProbe("wrong_rows", "rows", func(ctx context.Context) (float64, error) {
+		d, _, err := verify.CompareAtCheckpoint(ctx, p.lake, p.wh, v)
+		if err != nil {
+			return 0, err
+		}
+		return float64(len(d.Wrong) + len(d.Missing) + len(d.Extra) + len(d.QuarantineWrong)), nil
+	}).WithEvery(250 * time.Millisecond).WithTimeout(2 * time.Second)
+}
+
+// Landed is the completeness reader: every event id in the warehouse or in
+// quarantine (an acknowledged event is accounted for when it is in one of
+// them). An id filed in both is returned twice and so counts as duplicated.
+func (p *Pipeline) Landed(ctx context.Context) ([]string, error) {
+	ev, err := verify.Landed(ctx, p.wh)
+	if err != nil {
+		return nil, fmt.Errorf("read warehouse events: %w", err)
+	}
+	q, err := verify.Quarantined(ctx, p.wh)
+	if err != nil {
+		return nil, fmt.Errorf("read quarantine: %w", err)
+	}
+	return append(ev, q...), nil
+}
+
+// Diff compares the whole warehouse with schema version v applied to the
+// whole lake (meant for after catch-up).
+func (p *Pipeline) Diff(ctx context.Context, v int) (verify.Diff, error) {
+	return verify.Compare(ctx, p.lake, p.wh, v, -1)
+}
+
+// Ctl is the recovery step "pipelinectl ARGS...", run as an operator would
+// from a workstation: against the databases' host endpoints, with --json.
+// A non-zero exit fails the step with the tool's output.
+func (p *Pipeline) Ctl(args ...string) *recovery.Action {
+	name := "pipelinectl " + strings.Join(args, " ")
+	return recovery.Func(name, func(ctx context.Context) (string, error) {
+		return p.RunCtl(ctx, args...)
+	})
+}
+
+// RunCtl runs pipelinectl ARGS... --json and returns its output; a non-zero
+// exit is an error carrying the exit code and stderr.
+func (p *Pipeline) RunCtl(ctx context.Context, args ...string) (string, error) {
+	var out, errOut bytes.Buffer
+	env := func(k string) string {
+		switch k {
+		case "LAKE_DSN":
+			return p.LakeDSN
+		case "WAREHOUSE_DSN":
+			return p.WarehouseDSN
+		}
+		return ""
+	}
+	full := append([]string{"--json"}, args...)
+	code := ctl.Main(ctx, full, &out, &errOut, env)
+	combined := strings.TrimSpace(out.String() + "\n" + errOut.String())
+	if code != 0 {
+		return combined, fmt.Errorf("pipelinectl %s: exit %d", strings.Join(args, " "), code)
+	}
+	return combined, nil
+}
+
+// RestartLoader is the recovery step that starts the loader container again
+// (after a crash) and waits until it is ready.
+func (p *Pipeline) RestartLoader() *recovery.Action {
+	return recovery.Func("start loader", func(ctx context.Context) (string, error) {
+		st, err := p.Loader.State(ctx)
+		if err != nil {
+			return "", fmt.Errorf("inspect loader: %w", err)
+		}
+		if !st.Running {
+			if err := p.Loader.Start(ctx); err != nil {
+				return "", fmt.Errorf("start loader: %w", err)
+			}
+		}
+		if err := p.Loader.WaitReady(ctx); err != nil {
+			return "", fmt.Errorf("loader not ready: %w", err)
+		}
+		return "loader running and ready", nil
+	})
+}
+
+// SetCorrupt is the bad-deploy lever: while field is set ("amount",
+// "user_id", "ts", "kind") the loader corrupts it in every event it writes;
+// an empty field rolls the bad deploy back.
+func (p *Pipeline) SetCorrupt(ctx context.Context, field string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, p.LoaderURL+"/config/corrupt", strings.NewReader(field))
+	if err != nil {
+		return err
+	}
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("set loader corrupt field %q: %w", field, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("set loader corrupt field %q: status %d: %s", field, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	return nil
+}

@@ -1,0 +1,344 @@
+#!/usr/bin/env bash
+# images.sh builds every image firedrill uses, here, from source or from
+# Debian's packages. Nothing is pulled from a container registry.
+#
+#   scripts/images.sh [NAME...]     NAME: toxiproxy postgres stub pipeline (default: all)
+#
+# Each image is tagged firedrill/NAME:<inputs hash>, where the hash covers
+# everything the image is made from (this script, the postgres entrypoint,
+# the Go toolchain version, the exact module versions and the project's own
+# source files that go into a Go binary, the Debian suite, mirrors and
+# package list; not the versions Debian serves today: to pick up a Debian
+# update, `docker rmi firedrill/postgres:<hash>` and rebuild). When that tag
+# already exists nothing is built. Then
+# firedrill/NAME:local is (re)pointed at it; that is the ref the code uses.
+# After a build, older hash tags of that image are removed.
+#
+# Overrides: when FIREDRILL_<NAME>_IMAGE is set (e.g.
+# FIREDRILL_POSTGRES_IMAGE=postgres:16) the image is not built here: the
+# user supplies it, and scenarios.Image() returns it.
+#
+# Images
+#   firedrill/toxiproxy  toxiproxy server (github.com/Shopify/toxiproxy/v2
+#                        cmd/server, the version in go.mod), FROM scratch.
+#                        Entrypoint /toxiproxy, default cmd
+#                        "-host=0.0.0.0 -port=8474"; API on 8474/tcp.
+#   firedrill/stub       scenarios/stub/cmd/stub, FROM scratch, entrypoint
+#                        /stub, listens on :8080 (flag -addr).
+#   firedrill/pipeline   scenarios/pipeline/cmd/pipeline, FROM scratch,
+#                        entrypoint /pipeline (subcommand as cmd). Skipped
+#                        with a notice while that directory does not exist.
+#   The Go images run as uid/gid 65534 and have an empty /tmp (mode 1777).
+#
+#   firedrill/postgres   PostgreSQL 15 from Debian bookworm's packages
+#                        (mmdebstrap --variant=apt, then docker import).
+#     user      runs as the non-root user "postgres"; superuser role
+#               "postgres"; database "postgres" always exists.
+#     port      5432/tcp, listen_addresses='*'; unix socket in /tmp
+#               (PGHOST=/tmp is set, so `docker exec C psql` just works).
+#     ready     when the log says "database system is ready to accept
+#               connections" (once per start: the data directory is
+#               initialised when the image is built, so there is no
+#               temporary server, and a container is ready in about 0.5 s).
+#     auth      trust from anywhere (a test database on a private network);
+#               with POSTGRES_PASSWORD set, that password is given to role
+#               postgres and TCP clients other than loopback must use it
+#               (scram-sha-256). POSTGRES_HOST_AUTH_METHOD overrides the
+#               method for TCP clients.
+#     env       POSTGRES_DB     also create this database (if missing).
+#               POSTGRES_PASSWORD, POSTGRES_HOST_AUTH_METHOD: see auth.
+#               PGDATA          data directory (default
+#                               /var/lib/postgresql/data, pre-initialised);
+#                               an empty or missing one is initdb'd at start.
+#               FIREDRILL_PG_FAST=0  turns off the speed settings below.
+#     speed     by default: fsync=off synchronous_commit=off
+#               full_page_writes=off (a test database: a killed container
+#               loses nothing, only a host crash would). Arguments given
+#               as the container's cmd are appended to the postgres
+#               command line, so "-c fsync=on" overrides them. A cmd whose
+#               first word does not start with "-" is run instead of
+#               postgres (e.g. "psql --version").
+#     stop      STOPSIGNAL SIGINT (fast shutdown).
+#     size      LLVM (JIT) is removed to save 130 MB: jit=off.
+#
+# Env: FIREDRILL_<NAME>_IMAGE (above); FIREDRILL_DEBIAN_MIRROR,
+# FIREDRILL_DEBIAN_SECURITY_MIRROR; FIREDRILL_DEB_CACHE (downloaded .debs
+# kept between builds, default /var/cache/firedrill/debs);
+# FIREDRILL_BUILD_TMPDIR (scratch space, default /var/tmp; postgres needs
+# about 1.5 GB there); FIREDRILL_IMAGE_PREFIX (default firedrill; for
+# measurements only).
+#
+# Concurrent runs on one machine take turns (flock). Output: one line per
+# image (built, cached, override or skipped, and its time).
+#
+# Requirements: docker, go (or /usr/local/go/bin/go), tar, sha256sum; for
+# postgres mmdebstrap (installed with apt-get when missing and run as root)
+# and access to a Debian mirror (FIREDRILL_DEBIAN_MIRROR, default
+# http://deb.debian.org/debian).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SELF="$ROOT/scripts/images.sh"
+PG_ENTRYPOINT="$ROOT/scripts/postgres-entrypoint.sh"
+cd "$ROOT"
+
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+	export PATH="$PATH:/usr/local/go/bin"
+fi
+
+ALL=(toxiproxy postgres stub pipeline)
+DEBIAN_SUITE=bookworm
+DEBIAN_PACKAGES=postgresql-15
+DEBIAN_MIRROR=${FIREDRILL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+DEBIAN_SECURITY_MIRROR=${FIREDRILL_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+WORK_PARENT=${FIREDRILL_BUILD_TMPDIR:-/var/tmp}
+DEB_CACHE=${FIREDRILL_DEB_CACHE:-/var/cache/firedrill/debs}
+# Repository prefix of the built images. Only for measuring (scripts/figures.sh
+# builds a cold set under another prefix so nobody's images are touched); the
+# code uses firedrill/NAME:local or the FIREDRILL_NAME_IMAGE overrides.
+PREFIX=${FIREDRILL_IMAGE_PREFIX:-firedrill}
+
+die() { printf 'images.sh: %s\n' "$*" >&2; exit 1; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
+sha() { sha256sum | cut -c1-64; }
+
+usage() {
+	sed -n '2,5p' "$SELF" | sed 's/^# \{0,1\}//'
+	exit 2
+}
+
+# env_var NAME prints the override variable for image NAME.
+env_var() { printf 'FIREDRILL_%s_IMAGE' "$(printf '%s' "$1" | tr '[:lower:]-' '[:upper:]_')"; }
+
+command -v docker >/dev/null 2>&1 || die "docker not found: run scripts/docker.sh (as root) or install docker.io"
+docker info >/dev/null 2>&1 || die "cannot reach the Docker daemon: run scripts/docker.sh (as root), or check DOCKER_HOST and permissions"
+
+WORK=$(mktemp -d "$WORK_PARENT/firedrill-images.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+# One build at a time on this machine: concurrent `make images` from several
+# shells wait for each other instead of building the same thing twice.
+if command -v flock >/dev/null 2>&1; then
+	exec 9>"$WORK_PARENT/firedrill-images.lock"
+	if ! flock -n 9; then
+		echo "images.sh: waiting for another images.sh to finish"
+		flock 9
+	fi
+fi
+
+SELF_HASH=$(sha <"$SELF")
+GOVERSION=$(go env GOVERSION)
+GOARCH=$(go env GOARCH)
+export CGO_ENABLED=0 GOOS=linux GOARCH GOFLAGS="${GOFLAGS:--buildvcs=false}"
+
+# go_inputs PKG prints a manifest of everything that goes into PKG's binary:
+# module versions of its dependencies and the content hash of every file
+# from this module.
+go_inputs() {
+	local pkg=$1 line dir files f
+	printf 'script %s\ngo %s %s %s\n' "$SELF_HASH" "$GOVERSION" "$GOARCH" "$GOFLAGS"
+	go list -deps -f '{{if not .Standard}}{{if and .Module .Module.Main}}{{.Dir}}|{{join .GoFiles " "}} {{join .EmbedFiles " "}}{{else if .Module}}mod {{.Module.Path}}@{{.Module.Version}}{{with .Module.Replace}} => {{.Path}}@{{.Version}}{{end}}{{end}}{{end}}' "$pkg" |
+		sort -u |
+		while IFS= read -r line; do
+			case $line in
+			*'|'*)
+				dir=${line%%|*}
+				files=${line#*|}
+				for f in $files; do
+					printf 'file %s %s\n' "${dir#"$ROOT"/}/$f" "$(sha <"$dir/$f")"
+				done
+				;;
+			?*) printf '%s\n' "$line" ;;
+			esac
+		done
+}
+
+# go_image NAME PKG TAG ENTRYPOINT_JSON CMD_JSON [EXPOSE]
+go_image() {
+	local name=$1 pkg=$2 tag=$3 entrypoint=$4 cmd=$5 expose=${6:-} stage ldflags=(-s -w)
+	stage="$WORK/$name"
+	mkdir -p "$stage/tmp"
+	chmod 1777 "$stage/tmp"
+	if [ "$name" = toxiproxy ]; then
+		ldflags+=("-X github.com/Shopify/toxiproxy/v2.Version=$(go list -m -f '{{.Version}}' github.com/Shopify/toxiproxy/v2 | sed 's/^v//')")
+	fi
+	go build -trimpath -ldflags "${ldflags[*]}" -o "$stage/$name" "$pkg"
+	local changes=(
+		--change "ENTRYPOINT $entrypoint"
+		--change "CMD $cmd"
+		--change "USER 65534:65534"
+		--change "LABEL org.firedrill.image=$name org.firedrill.inputs=${tag##*:}"
+	)
+	[ -n "$expose" ] && changes+=(--change "EXPOSE $expose")
+	tar --numeric-owner --owner=0 --group=0 -C "$stage" -cf - . |
+		docker import --message "firedrill scripts/images.sh" "${changes[@]}" - "$tag" >/dev/null
+}
+
+postgres_inputs() {
+	printf 'script %s\nentrypoint %s\n' "$SELF_HASH" "$(sha <"$PG_ENTRYPOINT")"
+	printf 'debian %s %s %s %s %s\n' "$DEBIAN_SUITE" "$DEBIAN_PACKAGES" "$DEBIAN_MIRROR" "$DEBIAN_SECURITY_MIRROR" "$(dpkg --print-architecture 2>/dev/null || uname -m)"
+}
+
+ensure_mmdebstrap() {
+	command -v mmdebstrap >/dev/null 2>&1 && return 0
+	if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+		die "mmdebstrap is missing: install it (Debian/Ubuntu: sudo apt-get install -y mmdebstrap), or set FIREDRILL_POSTGRES_IMAGE to a PostgreSQL image you already have"
+	fi
+	echo "images.sh: installing mmdebstrap (apt-get)"
+	apt-get update -qq >"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log" >&2; die "apt-get update failed"; }
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >>"$WORK/apt.log" 2>&1 ||
+		{ cat "$WORK/apt.log" >&2; die "apt-get install mmdebstrap failed"; }
+}
+
+postgres_image() {
+	local tag=$1 tarball="$WORK/postgres.tar"
+	ensure_mmdebstrap
+	[ "$(id -u)" -eq 0 ] || die "building firedrill/postgres needs root (mmdebstrap root mode); run as root or set FIREDRILL_POSTGRES_IMAGE"
+	install -m 0755 "$PG_ENTRYPOINT" "$WORK/firedrill-postgres"
+	# Downloaded .debs are kept in $DEB_CACHE between builds (a rebuild
+	# downloads only what changed); dpkg skips its fsyncs (force-unsafe-io).
+	mkdir -p "$DEB_CACHE"
+	local avail_mb
+	avail_mb=$(df -Pm "$WORK" | awk 'NR == 2 { print $4 }')
+	if [ "${avail_mb:-0}" -lt 1500 ]; then
+		die "postgres: only ${avail_mb} MB free in $WORK_PARENT, the build needs about 1.5 GB: free some space or set FIREDRILL_BUILD_TMPDIR to a roomier directory"
+	fi
+	# The hooks are single-quoted on purpose: mmdebstrap runs them with the
+	# new root file system as $1.
+	# shellcheck disable=SC2016
+	if ! TMPDIR="$WORK" mmdebstrap --quiet --mode=root --variant=apt \
+		--include="$DEBIAN_PACKAGES" \
+		--skip=essential/unlink \
+		--setup-hook="mkdir -p \"\$1/var/cache/apt/archives/\"" \
+		--setup-hook="sync-in '$DEB_CACHE' /var/cache/apt/archives/" \
+		--dpkgopt='force-unsafe-io' \
+		--aptopt='Acquire::Check-Valid-Until "false"' \
+		--aptopt='Acquire::Retries "3"' \
+		--dpkgopt='path-exclude=/usr/share/doc/*' \
+		--dpkgopt='path-exclude=/usr/share/man/*' \
+		--dpkgopt='path-exclude=/usr/share/info/*' \
+		--dpkgopt='path-exclude=/usr/share/locale/*' \
+		--customize-hook="sync-out /var/cache/apt/archives '$DEB_CACHE'" \
+		--customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb' \
+		--customize-hook='rm -rf "$1"/var/lib/postgresql/15 "$1"/etc/postgresql/15 "$1"/var/log/postgresql/*' \
+		--customize-hook='rm -rf "$1"/usr/lib/postgresql/15/lib/bitcode "$1"/usr/lib/postgresql/15/lib/llvmjit* "$1"/usr/lib/*/libLLVM-*' \
+		--customize-hook="install -m 0755 '$WORK/firedrill-postgres' \"\$1/usr/local/bin/firedrill-postgres\"" \
+		--customize-hook='chroot "$1" install -d -o postgres -g postgres -m 0700 /var/lib/postgresql/data' \
+		--customize-hook='chroot --userspec=postgres:postgres "$1" env HOME=/var/lib/postgresql /usr/lib/postgresql/15/bin/initdb --username=postgres --auth=trust --encoding=UTF8 --locale=C --no-sync --no-instructions -D /var/lib/postgresql/data >/dev/null' \
+		"$DEBIAN_SUITE" "$tarball" \
+		"deb $DEBIAN_MIRROR $DEBIAN_SUITE main" \
+		"deb $DEBIAN_MIRROR $DEBIAN_SUITE-updates main" \
+		"deb $DEBIAN_SECURITY_MIRROR $DEBIAN_SUITE-security main" \
+		>"$WORK/mmdebstrap.log" 2>&1; then
+		tail -n 40 "$WORK/mmdebstrap.log" >&2
+		die "mmdebstrap failed (log above)"
+	fi
+	local id
+	id=$(docker import --message "firedrill scripts/images.sh" \
+		--change 'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+		--change 'ENV PGDATA=/var/lib/postgresql/data' \
+		--change 'ENV PGHOST=/tmp' \
+		--change 'ENV LANG=C.UTF-8' \
+		--change 'USER postgres' \
+		--change 'WORKDIR /var/lib/postgresql' \
+		--change 'EXPOSE 5432/tcp' \
+		--change 'ENTRYPOINT ["/usr/local/bin/firedrill-postgres"]' \
+		--change 'CMD []' \
+		--change "LABEL org.firedrill.image=postgres org.firedrill.inputs=${tag##*:}" \
+		"$tarball")
+	# docker import cannot set STOPSIGNAL; a one-line build on top of the
+	# imported image can (the classic builder, no context, nothing pulled).
+	if ! printf 'FROM %s\nSTOPSIGNAL SIGINT\n' "$id" |
+		DOCKER_BUILDKIT=0 docker build --quiet --tag "$tag" - >"$WORK/stopsignal.log" 2>&1; then
+		echo "images.sh: postgres: could not set STOPSIGNAL SIGINT (docker build failed); 'docker stop' will use a smart shutdown" >&2
+		docker tag "$id" "$tag"
+	fi
+}
+
+# prune REF TAG untags REF's older content-hash tags (REF:<16 hex>) other
+# than TAG, so rebuilds do not pile up. Images still in use stay.
+prune() {
+	local ref=$1 keep=$2 t
+	docker image ls --format '{{.Repository}}:{{.Tag}}' "$ref" | while IFS= read -r t; do
+		[ "$t" != "$keep" ] || continue
+		[[ ${t##*:} =~ ^[0-9a-f]{16}$ ]] || continue
+		docker rmi "$t" >/dev/null 2>&1 || true
+	done
+}
+
+# image NAME: compute its inputs hash, build it when that tag is missing,
+# point :local at it, and print one line.
+image() {
+	local name=$1 var ref start hash tag status pkg
+	var=$(env_var "$name")
+	start=$(now)
+	if [ -n "${!var:-}" ]; then
+		printf '%-10s %-9s %-40s (%s is set; not built here)\n' "$name" override "${!var}" "$var"
+		return 0
+	fi
+	case $name in
+	toxiproxy) pkg=github.com/Shopify/toxiproxy/v2/cmd/server ;;
+	stub) pkg=./scenarios/stub/cmd/stub ;;
+	pipeline)
+		pkg=./scenarios/pipeline/cmd/pipeline
+		if [ ! -d "$ROOT/scenarios/pipeline/cmd/pipeline" ]; then
+			printf '%-10s %-9s %s\n' "$name" skipped "scenarios/pipeline/cmd/pipeline does not exist yet"
+			return 0
+		fi
+		;;
+	postgres) pkg= ;;
+	*) die "unknown image $name (known: ${ALL[*]})" ;;
+	esac
+	if [ "$name" = postgres ]; then
+		hash=$(postgres_inputs | sha)
+	else
+		hash=$(go_inputs "$pkg" | sha) || die "$name: go list $pkg failed"
+	fi
+	ref="$PREFIX/$name"
+	tag="$ref:${hash:0:16}"
+	if docker image inspect "$tag" >/dev/null 2>&1; then
+		status=cached
+	else
+		if [ "$name" = postgres ]; then
+			printf '%-10s %-9s %s\n' "$name" building "(mmdebstrap + docker import, in the background; 1-2 min)" >&3
+		fi
+		case $name in
+		toxiproxy) go_image "$name" "$pkg" "$tag" '["/toxiproxy"]' '["-host=0.0.0.0","-port=8474"]' 8474/tcp ;;
+		stub) go_image "$name" "$pkg" "$tag" '["/stub"]' '[]' 8080/tcp ;;
+		pipeline) go_image "$name" "$pkg" "$tag" '["/pipeline"]' '[]' ;;
+		postgres) postgres_image "$tag" ;;
+		esac
+		status=built
+		prune "$ref" "$tag"
+	fi
+	docker tag "$tag" "$ref:local"
+	printf '%-10s %-9s %-40s %s\n' "$name" "$status" "$tag" "$(since "$start")"
+}
+
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=("${ALL[@]}")
+for n in "${names[@]}"; do
+	case $n in -h | --help) usage ;; esac
+done
+total=$(now)
+exec 3>&1 # progress lines from the background build
+# PostgreSQL's bootstrap is mostly one process waiting on downloads and
+# dpkg: build it in the background while the Go images compile.
+pg_pid=
+for n in "${names[@]}"; do
+	if [ "$n" = postgres ]; then
+		image postgres >"$WORK/postgres.out" 2>&1 &
+		pg_pid=$!
+	fi
+done
+for n in "${names[@]}"; do
+	[ "$n" = postgres ] || image "$n"
+done
+if [ -n "$pg_pid" ]; then
+	pg_status=0
+	wait "$pg_pid" || pg_status=$?
+	cat "$WORK/postgres.out"
+	[ "$pg_status" -eq 0 ] || exit "$pg_status"
+fi
+printf '%-10s %-9s %-40s %s\n' images 'done' "(:local tags point at the hashes above)" "$(since "$total")"

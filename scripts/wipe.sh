@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# wipe.sh removes every Docker container, then every network, labelled
+# firedrill=true: what a killed test process left behind. Nothing else is
+# touched (no images, no volumes, nothing unlabelled). It is the fallback of
+# `make wipe` when cmd/firedrill is not there; `firedrill wipe` does the same.
+set -euo pipefail
+
+label=firedrill=true
+status=0
+containers=$(docker ps -aq --filter "label=$label")
+if [ -n "$containers" ]; then
+	# shellcheck disable=SC2086 # one id per word
+	docker rm -f -v $containers >/dev/null || status=1
+fi
+networks=$(docker network ls -q --filter "label=$label")
+if [ -n "$networks" ]; then
+	# shellcheck disable=SC2086
+	docker network rm $networks >/dev/null || status=1
+fi
+printf 'wipe: removed %d containers, %d networks labelled %s\n' \
+	"$(printf '%s' "$containers" | grep -c .)" "$(printf '%s' "$networks" | grep -c .)" "$label"
+exit $status

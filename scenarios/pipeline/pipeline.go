@@ -21,6 +21,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,7 +102,8 @@ type Pipeline struct {
 	// Links through toxiproxy: collector→lake, loader→lake, loader→warehouse.
 	CollectorLake, LoaderLake, LoaderWarehouse *scenarios.Link
 
-	// CollectorURL and LoaderURL are the HTTP endpoints on 127.0.0.1.
+	// CollectorURL and LoaderURL are the HTTP endpoints on 127.0.0.1 (the
+	// loader's is looked up again when it has been restarted).
 	CollectorURL, LoaderURL string
 	// LakeDSN and WarehouseDSN reach the databases directly from the host
 	// (not through the links): the operator's view, used by pipelinectl
@@ -110,6 +112,10 @@ type Pipeline struct {
 
 	lake, wh *pgxpool.Pool
 	http     *http.Client
+	mu       sync.Mutex // guards LoaderURL after a restart
+	// poisonEvery, when > 0, makes Ingest send every n-th event as poison
+	// (see PoisonTraffic).
+	poisonEvery atomic.Int64
 }
 
 // Start starts the pipeline for a test; everything is torn down when the
@@ -264,6 +270,9 @@ func (p *Pipeline) Ingest(pacer load.Pacer, opts ...IngestOption) load.Workload 
 	op := func(ctx context.Context, seq uint64) (string, error) {
 		id := fmt.Sprintf("%s-%d", cfg.prefix, seq)
 		poison := cfg.poison != nil && cfg.poison(seq)
+		if n := p.poisonEvery.Load(); n > 0 && seq%uint64(n) == 0 {
+			poison = true
+		}
 		ev := ingest.NewEvent(id, cfg.source, time.Now(), fmt.Sprintf("u%d", seq%97), int64(seq%100000), poison)
 		ids, _, err := client.Send(ctx, []ingest.Event{ev})
 		if err != nil {
@@ -277,14 +286,38 @@ func (p *Pipeline) Ingest(pacer load.Pacer, opts ...IngestOption) load.Workload 
 	return load.New(pacer, op, load.WithName("ingest"), load.WithTimeout(cfg.timeout))
 }
 
+// loaderDo sends a request to the loader's HTTP port. Docker maps a new
+// host port when a container is started again (after a crash drill), so a
+// failed request looks the endpoint up again and is retried once there.
+func (p *Pipeline) loaderDo(ctx context.Context, method, path, body string) (*http.Response, error) {
+	do := func(base string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, method, base+path, strings.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		return p.http.Do(req)
+	}
+	p.mu.Lock()
+	base := p.LoaderURL
+	p.mu.Unlock()
+	resp, err := do(base)
+	if err == nil {
+		return resp, nil
+	}
+	ep, epErr := p.Loader.Endpoint(ctx, "8081/tcp")
+	if epErr != nil || "http://"+ep == base {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.LoaderURL = "http://" + ep
+	p.mu.Unlock()
+	return do("http://" + ep)
+}
+
 // Metrics reads the loader's /metrics.
 func (p *Pipeline) Metrics(ctx context.Context) (loader.Metrics, error) {
 	var m loader.Metrics
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.LoaderURL+"/metrics", nil)
-	if err != nil {
-		return m, err
-	}
-	resp, err := p.http.Do(req)
+	resp, err := p.loaderDo(ctx, http.MethodGet, "/metrics", "")
 	if err != nil {
 		return m, fmt.Errorf("read loader metrics: %w", err)
 	}
@@ -307,6 +340,18 @@ func (p *Pipeline) Lag() slo.Probe {
 			return 0, err
 		}
 		return m.LagSeconds, nil
+	})
+}
+
+// Quarantine is the probe of how many events are in quarantine, as the
+// loader last counted them (about once a second).
+func (p *Pipeline) Quarantine() slo.Probe {
+	return slo.NewProbe("quarantine", "events", func(ctx context.Context) (float64, error) {
+		m, err := p.Metrics(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return float64(m.Quarantine), nil
 	})
 }
 
@@ -400,11 +445,7 @@ func (p *Pipeline) RestartLoader() *recovery.Action {
 // "user_id", "ts", "kind") the loader corrupts it in every event it writes;
 // an empty field rolls the bad deploy back.
 func (p *Pipeline) SetCorrupt(ctx context.Context, field string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, p.LoaderURL+"/config/corrupt", strings.NewReader(field))
-	if err != nil {
-		return err
-	}
-	resp, err := p.http.Do(req)
+	resp, err := p.loaderDo(ctx, http.MethodPut, "/config/corrupt", field)
 	if err != nil {
 		return fmt.Errorf("set loader corrupt field %q: %w", field, err)
 	}

@@ -1,0 +1,202 @@
+package drills
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/firedrill/firedrill/drills/load"
+	"github.com/firedrill/firedrill/drills/slo"
+	"github.com/firedrill/firedrill/faults"
+	"github.com/firedrill/firedrill/recovery"
+)
+
+// Defaults of a Drill.
+const (
+	DefaultHealthyRun    = 10
+	DefaultBucket        = slo.DefaultBucket
+	DefaultSteadyWithin  = 30 * time.Second
+	DefaultImpactWithin  = 5 * time.Second
+	DefaultRecoverWithin = time.Minute
+	DefaultCatchUpWithin = time.Minute
+)
+
+// Errors of Execute. Each is wrapped with the details.
+var (
+	// ErrInvalidDrill: the drill declaration is incomplete or inconsistent;
+	// nothing was started.
+	ErrInvalidDrill = errors.New("invalid drill")
+	// ErrSteadyState: the steady state was not verified within
+	// Limits.SteadyWithin; no fault was injected.
+	ErrSteadyState = errors.New("steady state not verified")
+	// ErrFault: a fault could not be injected or reverted as scheduled.
+	ErrFault = errors.New("fault schedule failed")
+)
+
+// Integrity reads what landed downstream, for the data-integrity check:
+// every id the system has made visible, repeated as often as it appears
+// (a duplicate appears twice).
+type Integrity interface {
+	Landed(ctx context.Context) (ids []string, err error)
+}
+
+// LandedFunc adapts a function into an Integrity reader.
+type LandedFunc func(ctx context.Context) ([]string, error)
+
+// Landed implements Integrity.
+func (f LandedFunc) Landed(ctx context.Context) ([]string, error) { return f(ctx) }
+
+// Drill declares one recovery drill.
+type Drill struct {
+	Name     string
+	Workload load.Workload
+	// Steady is the steady-state objective; a bucket is healthy when it
+	// holds (as judged by Rule).
+	Steady slo.Objective
+	// Rule turns Steady into a bucket's health; nil means slo.RequireData.
+	Rule slo.Rule
+	// Faults is the fault schedule; offsets count from the start of the
+	// fault phase (right after steady state is verified).
+	Faults faults.Schedule
+	// Recovery is the runbook; empty for a self-healing system.
+	Recovery recovery.Runbook
+	// RecoverAt runs the runbook at this offset from the start of the fault
+	// phase. When zero (or with RecoverOnImpact) the runbook runs as soon as
+	// impact is seen.
+	RecoverAt       time.Duration
+	RecoverOnImpact bool
+	// Detect is the detector for TTD (e.g. "is a critical alert firing?"),
+	// polled every DetectEvery (default: the bucket width) from onset.
+	// Without it TTD is not measured.
+	Detect      func(ctx context.Context) (bool, error)
+	DetectEvery time.Duration
+	// Integrity, when set, is checked after the faults are reverted:
+	// lost and duplicated acknowledged writes, and time until caught up.
+	Integrity Integrity
+	// IntegrityEvery is how often Integrity is polled (default 250ms).
+	IntegrityEvery time.Duration
+	Budget         Budget
+	// HealthyRun is K, the run of healthy buckets that verifies steady
+	// state and restoration (default 10).
+	HealthyRun int
+	// Bucket is the bucket width (default 100ms).
+	Bucket time.Duration
+	Limits Limits
+	// Logf, when set, receives progress lines (Run sets it to t.Logf).
+	Logf func(format string, args ...any)
+}
+
+// Limits bound each phase of a drill.
+type Limits struct {
+	// SteadyWithin bounds the warm-up (default 30s).
+	SteadyWithin time.Duration
+	// ImpactWithin is how long after the last scheduled fault action the
+	// engine waits for an impact before concluding there is none (default 5s).
+	ImpactWithin time.Duration
+	// RecoverWithin bounds restoration, from onset (default 1m). A drill not
+	// restored by then fails.
+	RecoverWithin time.Duration
+	// CatchUpWithin bounds the wait for acknowledged data to be visible
+	// (default 1m).
+	CatchUpWithin time.Duration
+}
+
+func (d Drill) withDefaults() Drill {
+	if d.HealthyRun == 0 {
+		d.HealthyRun = DefaultHealthyRun
+	}
+	if d.Bucket == 0 {
+		d.Bucket = DefaultBucket
+	}
+	if d.Rule == nil {
+		d.Rule = slo.RequireData
+	}
+	if d.DetectEvery == 0 {
+		d.DetectEvery = d.Bucket
+	}
+	if d.IntegrityEvery == 0 {
+		d.IntegrityEvery = 250 * time.Millisecond
+	}
+	if d.Limits.SteadyWithin == 0 {
+		d.Limits.SteadyWithin = DefaultSteadyWithin
+	}
+	if d.Limits.ImpactWithin == 0 {
+		d.Limits.ImpactWithin = DefaultImpactWithin
+	}
+	if d.Limits.RecoverWithin == 0 {
+		d.Limits.RecoverWithin = DefaultRecoverWithin
+	}
+	if d.Limits.CatchUpWithin == 0 {
+		d.Limits.CatchUpWithin = DefaultCatchUpWithin
+	}
+	if !d.Recovery.Empty() && d.RecoverAt == 0 {
+		d.RecoverOnImpact = true
+	}
+	return d
+}
+
+// Validate checks the declaration before anything starts.
+func (d Drill) Validate() error {
+	var errs []error
+	if d.Name == "" {
+		errs = append(errs, errors.New("drill has no name"))
+	}
+	if err := d.Workload.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("workload: %w", err))
+	}
+	if d.Steady == nil {
+		errs = append(errs, errors.New("drill has no steady-state objective"))
+	} else {
+		for _, p := range slo.ProbesOf(d.Steady) {
+			if err := p.Validate(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if d.Faults == nil {
+		errs = append(errs, errors.New("drill has no fault schedule"))
+	} else if err := faults.Validate(d.Faults); err != nil {
+		errs = append(errs, err)
+	}
+	if err := d.Recovery.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if d.HealthyRun < 0 || d.Bucket < 0 || d.RecoverAt < 0 || d.DetectEvery < 0 || d.IntegrityEvery < 0 {
+		errs = append(errs, errors.New("negative healthy run, bucket width, recovery offset or cadence"))
+	}
+	if d.Limits.SteadyWithin < 0 || d.Limits.ImpactWithin < 0 || d.Limits.RecoverWithin < 0 || d.Limits.CatchUpWithin < 0 {
+		errs = append(errs, errors.New("negative limit"))
+	}
+	if err := d.Budget.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if d.Budget.TTD > 0 && d.Detect == nil {
+		errs = append(errs, errors.New("budget has a TTD limit but the drill has no detector (Detect)"))
+	}
+	if d.Budget.CatchUp > 0 && d.Integrity == nil {
+		errs = append(errs, errors.New("budget has a catch-up limit but the drill has no integrity reader"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		name := d.Name
+		if name == "" {
+			name = "(unnamed)"
+		}
+		return fmt.Errorf("%w %s: %w", ErrInvalidDrill, name, err)
+	}
+	return nil
+}
+
+// DetectWhen builds a Drill.Detect from a probe: the detector fires when
+// fired(value) is true, e.g. an alert gauge read from the system's metrics:
+//
+//	Detect: drills.DetectWhen(alerts, func(v float64) bool { return v > 0 })
+func DetectWhen(p slo.Probe, fired func(v float64) bool) func(ctx context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		v, err := p.Read(ctx)
+		if err != nil {
+			return false, fmt.Errorf("read detector probe %s: %w", p.Name, err)
+		}
+		return fired(v), nil
+	}
+}

@@ -1,0 +1,268 @@
+package drills_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/firedrill/firedrill/drills"
+	"github.com/firedrill/firedrill/drills/load"
+	"github.com/firedrill/firedrill/drills/slo"
+	"github.com/firedrill/firedrill/faults"
+	"github.com/firedrill/firedrill/recovery"
+	"github.com/firedrill/firedrill/scenarios/pipeline"
+)
+
+// The reference drill suite: the pipeline (collector → lake → loader →
+// warehouse, see scenarios/pipeline) rehearsing each recovery its design
+// promises. `make drill` runs every TestDrill* here and writes the report.
+//
+// Each drill has TTR and data-integrity budgets. Each is paired with a
+// check that the same budget fails a slower or lossier recovery: either a
+// drill whose recovery is broken on purpose, or the measured result held to
+// a budget it did not meet (Budget.Evaluate is the same function the drill
+// used).
+
+// ingestRate is the open-model ingest load: events per second, one event a
+// request, each retried at-least-once with the same id within its timeout.
+const ingestRate = 200
+
+// steady is the pipeline's steady state: ingest succeeds, promptly (an
+// event acknowledged only after seconds of retries is not healthy ingest),
+// and the warehouse is fresh.
+func steady(p *pipeline.Pipeline, freshness time.Duration) slo.Objective {
+	return slo.All(
+		slo.SuccessRatio(0.99),
+		slo.LatencyQuantile(0.99, 500*time.Millisecond),
+		slo.Freshness(p.Lag(), freshness),
+	)
+}
+
+// base is what every pipeline drill shares.
+func base(p *pipeline.Pipeline, name string) drills.Drill {
+	return drills.Drill{
+		Name:      name,
+		Workload:  p.Ingest(load.Constant(ingestRate)),
+		Steady:    steady(p, 2*time.Second),
+		Integrity: drills.LandedFunc(p.Landed),
+		Limits: drills.Limits{
+			SteadyWithin:  30 * time.Second,
+			RecoverWithin: 45 * time.Second,
+			CatchUpWithin: 30 * time.Second,
+		},
+	}
+}
+
+// tighter re-judges a result against a budget it should miss and asserts
+// that it does: the budget can fail.
+func tighter(t *testing.T, res *drills.Result, b drills.Budget, want string) {
+	t.Helper()
+	var missed []string
+	for _, v := range b.Evaluate(res) {
+		if !v.Passed {
+			missed = append(missed, v.Name)
+		}
+	}
+	assert.Contains(t, missed, want, "a tighter %s budget must be missed", want)
+}
+
+// requireNoLoss asserts the data-integrity accounting held.
+func requireNoLoss(t *testing.T, res *drills.Result) {
+	t.Helper()
+	require.True(t, res.Integrity.Checked, res.FormatTimeline())
+	assert.Positive(t, res.Integrity.Acknowledged)
+	assert.Zero(t, res.Integrity.Lost, "acknowledged events lost: %v", res.Integrity.LostSample)
+	assert.Zero(t, res.Integrity.Duplicated)
+}
+
+// TestDrillLoaderCrash: the loader is SIGKILLed mid-batch and stays down
+// until the runbook starts it and resumes the pipeline. Nothing acknowledged
+// is lost or loaded twice.
+func TestDrillLoaderCrash(t *testing.T) {
+	p := pipeline.Start(t)
+	d := base(p, "loader-crash")
+	d.Faults = faults.At(time.Second, faults.Kill(p.Loader, "SIGKILL"))
+	d.RecoverAt = 3 * time.Second // the operator is paged and acts
+	d.Recovery = recovery.Steps(p.RestartLoader().WithTimeout(30*time.Second), p.Ctl("resume").WithTimeout(30*time.Second))
+	d.Budget = drills.Budget{TTR: 20 * time.Second, Runbook: 10 * time.Second, CatchUp: 25 * time.Second}
+	res := drills.Run(t, d)
+	requireNoLoss(t, res)
+	require.True(t, res.Measures.TTR.Valid, res.FormatTimeline())
+	assert.GreaterOrEqual(t, res.Measures.TTR.Value, 2*time.Second, "the loader was down until the runbook ran at +3s")
+	tighter(t, res, drills.Budget{TTR: time.Second}, "ttr")
+	tighter(t, res, drills.Budget{Runbook: time.Millisecond}, "runbook")
+}
+
+// TestDrillLoaderCrashWithoutRunbook is loader-crash with its recovery
+// broken (nobody restarts the loader): the drill must fail.
+func TestDrillLoaderCrashWithoutRunbook(t *testing.T) {
+	p := pipeline.Start(t)
+	d := base(p, "loader-crash-no-runbook")
+	d.Faults = faults.At(time.Second, faults.Kill(p.Loader, "SIGKILL"))
+	d.Limits.RecoverWithin = 8 * time.Second
+	d.Budget = drills.Budget{TTR: 20 * time.Second}
+	res, err := drills.Execute(t.Context(), d)
+	require.NoError(t, err)
+	assert.False(t, res.Passed(), "a crash nobody recovers from must fail the drill\n%s", res.FormatTimeline())
+	assert.False(t, res.Measures.TTR.Valid, "never restored\n%s", res.FormatTimeline())
+}
+
+// TestDrillWarehouseOutage: the loader→warehouse link is down for 10 s.
+// Ingest stays healthy (the lake still acknowledges), freshness is breached,
+// and the pipeline restores with no action.
+func TestDrillWarehouseOutage(t *testing.T) {
+	p := pipeline.Start(t)
+	d := base(p, "warehouse-outage")
+	d.Faults = faults.For(time.Second, 10*time.Second, faults.Down(p.LoaderWarehouse))
+	d.Budget = drills.Budget{TTR: 20 * time.Second, CatchUp: 20 * time.Second, NoFailedRequests: true}
+	res := drills.Run(t, d)
+	requireNoLoss(t, res)
+	require.True(t, res.Measures.TTR.Valid, res.FormatTimeline())
+	assert.GreaterOrEqual(t, res.Measures.TTR.Value, 9*time.Second, "freshness cannot restore before the link does")
+	for i, b := range res.Buckets {
+		if r, ok := b.SuccessRatio(); ok {
+			assert.GreaterOrEqual(t, r, 0.99, "ingest bucket %d unhealthy during a warehouse outage", i)
+		}
+	}
+	tighter(t, res, drills.Budget{TTR: 5 * time.Second}, "ttr")
+}
+
+// TestDrillLakeOutage: the collector→lake link is down for 5 s. The
+// collector answers 503, the client retries with the same ids, and nothing
+// acknowledged is lost.
+func TestDrillLakeOutage(t *testing.T) {
+	p := pipeline.Start(t)
+	d := base(p, "lake-outage")
+	d.Faults = faults.For(time.Second, 5*time.Second, faults.Down(p.CollectorLake))
+	d.Budget = drills.Budget{TTR: 15 * time.Second}
+	res := drills.Run(t, d)
+	requireNoLoss(t, res)
+	require.True(t, res.Measures.TTR.Valid, res.FormatTimeline())
+	// Requests sent in the last half second of the outage can succeed
+	// within the latency objective once the link is back.
+	assert.GreaterOrEqual(t, res.Measures.TTR.Value, 4*time.Second, "ingest cannot be healthy while the lake is cut off")
+	assert.Positive(t, res.Measures.FailedRequests, "requests during the outage must fail, not be acknowledged")
+	tighter(t, res, drills.Budget{TTR: 2 * time.Second}, "ttr")
+}
+
+// TestDrillPoisonBatch: every 20th event fails the schema. The loader
+// quarantines them while the rest flows; the runbook installs the schema
+// that accepts them and requeues the quarantine, which restores
+// completeness.
+func TestDrillPoisonBatch(t *testing.T) {
+	p := pipeline.Start(t)
+	d := base(p, "poison-batch")
+	d.Steady = slo.All(steady(p, 2*time.Second), slo.AtMost(p.Quarantine(), 0))
+	d.Faults = faults.At(time.Second, p.PoisonTraffic(20))
+	d.RecoverAt = 4 * time.Second
+	d.Recovery = recovery.Steps(p.Ctl("schema", "--set", "2"), p.Ctl("requeue-quarantine"))
+	d.Budget = drills.Budget{TTR: 20 * time.Second}
+	res := drills.Run(t, d)
+	requireNoLoss(t, res)
+	diff, err := p.Diff(t.Context(), 2)
+	require.NoError(t, err)
+	assert.True(t, diff.Empty(), "after requeue the warehouse must equal schema v2 of the lake: %s", diff)
+	assert.Zero(t, diff.Quarantined)
+	tighter(t, res, drills.Budget{TTR: time.Second}, "ttr")
+}
+
+// TestDrillBadDeploy: a loader deploy corrupts the amount of every event
+// it loads for 3 s; the correctness probe detects it; after the rollback,
+// `pipelinectl backfill` repairs exactly that window of the lake.
+func TestDrillBadDeploy(t *testing.T) {
+	p := pipeline.Start(t)
+	bad := p.BadDeploy("amount")
+	d := base(p, "bad-deploy")
+	d.Steady = slo.All(steady(p, 2*time.Second), slo.AtMost(p.Wrong(1), 0))
+	// Late enough that the lake holds data from before the deploy, which
+	// the backfill must leave alone.
+	d.Faults = faults.For(5*time.Second, 3*time.Second, bad)
+	d.Detect = drills.DetectWhen(p.Wrong(1), func(v float64) bool { return v > 0 })
+	d.RecoverAt = 9 * time.Second // after the rollback at +8s
+	var backfilled struct {
+		Rows          int64   `json:"rows"`
+		RowsPerSecond float64 `json:"rows_per_second"`
+	}
+	d.Recovery = recovery.Steps(recovery.Func("pipelinectl backfill (the bad deploy's window)", func(ctx context.Context) (string, error) {
+		since, until, ok := bad.Bounds()
+		if !ok || until.IsZero() {
+			return "", fmt.Errorf("bad deploy window unknown (since %v, until %v)", since, until)
+		}
+		// Events loaded during the window were received shortly before
+		// they were loaded (the lag is well under a second in steady
+		// state); the margins cover that and the batch in flight at the
+		// rollback.
+		from, to := since.Add(-time.Second), until.Add(time.Second)
+		out, err := p.RunCtl(ctx, "backfill", "--from", from.UTC().Format(time.RFC3339Nano), "--to", to.UTC().Format(time.RFC3339Nano))
+		if err == nil {
+			err = json.NewDecoder(strings.NewReader(out)).Decode(&backfilled)
+		}
+		return out, err
+	}))
+	d.Budget = drills.Budget{TTR: 20 * time.Second, TTD: 3 * time.Second}
+	res := drills.Run(t, d)
+	requireNoLoss(t, res)
+	diff, err := p.Diff(t.Context(), 1)
+	require.NoError(t, err)
+	assert.True(t, diff.Empty(), "after the backfill the warehouse must equal schema(lake): %s", diff)
+	assert.Positive(t, backfilled.Rows)
+	assert.Less(t, backfilled.Rows, int64(diff.LakeRows), "backfill must redo only the window, not the whole lake")
+	t.Logf("backfill: %d of %d lake rows, %.0f rows/s", backfilled.Rows, diff.LakeRows, backfilled.RowsPerSecond)
+	tighter(t, res, drills.Budget{TTD: time.Millisecond}, "ttd")
+}
+
+// TestDrillWipeAndRebuild: the warehouse's data is lost; `pipelinectl wipe
+// --yes` resets it and the loader replays the lake until caught up.
+func TestDrillWipeAndRebuild(t *testing.T) {
+	p := pipeline.Start(t)
+	d := base(p, "wipe-and-rebuild")
+	d.Steady = slo.All(steady(p, 2*time.Second), slo.AtMost(p.Wrong(1), 0))
+	d.Faults = faults.At(time.Second, p.LoseWarehouse())
+	d.RecoverAt = 2 * time.Second
+	d.Recovery = recovery.Steps(p.Ctl("wipe", "--yes"))
+	d.Budget = drills.Budget{TTR: 30 * time.Second}
+	res := drills.Run(t, d)
+	requireNoLoss(t, res)
+	diff, err := p.Diff(t.Context(), 1)
+	require.NoError(t, err)
+	assert.True(t, diff.Empty(), "after the rebuild the warehouse must equal schema(lake): %s", diff)
+	tighter(t, res, drills.Budget{TTR: 500 * time.Millisecond}, "ttr")
+}
+
+// TestDrillSlowWarehouse: 500 ms of latency on loader→warehouse. The lag
+// grows but stays within its budget; nothing fails.
+func TestDrillSlowWarehouse(t *testing.T) {
+	p := pipeline.Start(t)
+	d := base(p, "slow-warehouse")
+	// The lag budget is the steady state itself: 5 s of freshness must
+	// hold throughout, so any impact fails the drill.
+	d.Steady = steady(p, 5*time.Second)
+	d.Faults = faults.For(time.Second, 8*time.Second, faults.Latency(p.LoaderWarehouse, 500*time.Millisecond))
+	d.Budget = drills.Budget{Impact: time.Nanosecond, NoFailedRequests: true}
+	res := drills.Run(t, d)
+	requireNoLoss(t, res)
+	assert.True(t, res.Timeline.Impact.IsZero(), "lag must stay within 5s\n%s", res.FormatTimeline())
+	var maxLag float64
+	for _, b := range res.Buckets {
+		if s, ok := b.Probes["lag_s"]; ok && s.N > 0 {
+			maxLag = max(maxLag, s.Max)
+		}
+	}
+	assert.Greater(t, maxLag, 0.5, "the latency must show as lag")
+	t.Logf("slow-warehouse: max lag %.2fs (budget 5s)", maxLag)
+	// The same run judged against a 300 ms freshness budget is a miss.
+	strict := slo.All(slo.SuccessRatio(0.99), slo.Freshness(p.Lag(), 300*time.Millisecond))
+	unhealthy := 0
+	for _, b := range res.Buckets {
+		if strict.Judge(b).Health == slo.Unhealthy {
+			unhealthy++
+		}
+	}
+	assert.Positive(t, unhealthy, "a 300ms lag budget must be breached by 500ms of warehouse latency")
+}

@@ -18,9 +18,9 @@ TESTFLAGS ?= -p 1
 TEST_TIMEOUT ?= 25m
 TEST_PKGS ?= ./...
 # The drill suite `make drill` runs, and where its report goes.
-DRILL_PKGS ?= ./drills/...
-DRILL_RUN ?= Drill
-DRILL_FLAGS ?= -v
+DRILL_PKGS ?= ./drills/
+DRILL_RUN ?= ^TestDrill
+DRILL_FLAGS ?=
 REPORT_DIR ?= $(CURDIR)/out/report
 BENCH ?= .
 BENCH_PKGS ?= ./...
@@ -47,10 +47,17 @@ test-short: ## unit tests only: go test -short, no Docker
 	go test -short ./...
 
 .PHONY: drill
-drill: images ## run the drill suite (DRILL_PKGS, default ./drills/...) and write its report
-	@mkdir -p "$(REPORT_DIR)"
-	FIREDRILL_REPORT_DIR="$(REPORT_DIR)" go test $(TESTFLAGS) $(DRILL_FLAGS) -count=1 -timeout $(TEST_TIMEOUT) -run '$(DRILL_RUN)' $(DRILL_PKGS)
-	@echo "report: $(REPORT_DIR)"; ls -1 "$(REPORT_DIR)" 2>/dev/null | sed 's|^|  |'
+drill: images ## run the reference drill suite (the pipeline), write the report (JSON, Markdown, HTML, JUnit) and print it
+	@mkdir -p "$(REPORT_DIR)" out/bin
+	@rm -f "$(REPORT_DIR)"/report.* "$(REPORT_DIR)"/junit.xml
+	go build -o out/bin/firedrill ./cmd/firedrill
+	@rc=0; FIREDRILL_REPORT_DIR="$(REPORT_DIR)" go test $(TESTFLAGS) $(DRILL_FLAGS) -count=1 -timeout $(TEST_TIMEOUT) -run '$(DRILL_RUN)' $(DRILL_PKGS) || rc=$$?; \
+	if [ ! -f "$(REPORT_DIR)/report.json" ]; then echo "make drill: no drill ran, no report written" >&2; exit 1; fi; \
+	out/bin/firedrill report -f html -o "$(REPORT_DIR)/report.html" "$(REPORT_DIR)/report.json"; \
+	out/bin/firedrill report -f junit -o "$(REPORT_DIR)/junit.xml" "$(REPORT_DIR)/report.json"; \
+	echo; out/bin/firedrill report -f md "$(REPORT_DIR)/report.json" | awk '/^### /{exit} {print}'; \
+	echo "report: $(REPORT_DIR)/report.html (also report.json, report.md, junit.xml)"; \
+	exit $$rc
 
 .PHONY: wipe
 wipe: ## remove every firedrill-labelled container and network a killed test left behind

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 //
 //	FIREDRILL_CALIBRATION_REPS    repetitions per outage length (default 1)
 //	FIREDRILL_CALIBRATION_BUCKET  bucket width (default 100ms)
+//	FIREDRILL_CALIBRATION_DS      outage lengths, comma-separated (default 1s,3s,5s)
 
 // stub starts the stub behind a link from the host and returns the link.
 func stub(t *testing.T) *scenarios.Link {
@@ -57,6 +59,21 @@ func envDuration(name string, def time.Duration) time.Duration {
 	return def
 }
 
+func outageLengths(t *testing.T) []time.Duration {
+	v := os.Getenv("FIREDRILL_CALIBRATION_DS")
+	if v == "" {
+		return []time.Duration{time.Second, 3 * time.Second, 5 * time.Second}
+	}
+	var ds []time.Duration
+	for _, f := range strings.Split(v, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(f))
+		require.NoError(t, err, "FIREDRILL_CALIBRATION_DS")
+		require.Positive(t, d, "FIREDRILL_CALIBRATION_DS")
+		ds = append(ds, d)
+	}
+	return ds
+}
+
 // outageDrill takes the link down at +1s for exactly d; it comes back by
 // itself (no runbook).
 func outageDrill(link *scenarios.Link, d, bucket time.Duration, budget time.Duration) drills.Drill {
@@ -76,7 +93,7 @@ func TestCalibrationOutage(t *testing.T) {
 	link := stub(t)
 	reps := envInt("FIREDRILL_CALIBRATION_REPS", 1)
 	bucket := envDuration("FIREDRILL_CALIBRATION_BUCKET", 100*time.Millisecond)
-	for _, d := range []time.Duration{time.Second, 3 * time.Second, 5 * time.Second} {
+	for _, d := range outageLengths(t) {
 		t.Run(d.String(), func(t *testing.T) {
 			var sum, worst time.Duration
 			for i := range reps {

@@ -163,10 +163,11 @@ type Running struct {
 // Start starts sys for a test and tears it down when the test ends (pass,
 // failure, panic), on SIGINT/SIGTERM, and shortly before the test binary's
 // -timeout. The cleanup is registered before anything is created. Any error
-// fails the test with t.Fatal; a missing Docker daemon fails it too (see
-// [RequireDocker] to skip under -short).
+// fails the test with t.Fatal. Under -short it skips the test, and a missing
+// Docker daemon fails it with the fix ([RequireDocker]).
 func Start(t testing.TB, sys System, opts ...Option) *Running {
 	t.Helper()
+	RequireDocker(t)
 	opts = append([]Option{WithTestName(t.Name()), WithLogf(t.Logf)}, opts...)
 	r, err := newRunning(sys, opts...)
 	if r != nil {

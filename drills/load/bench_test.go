@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -145,6 +147,17 @@ func TestFigureMaxRate(t *testing.T) {
 	defer srv.Close()
 	dur := 2 * time.Second
 	rates := []int{2_000, 4_000, 6_000, 8_000, 10_000, 12_000, 14_000, 16_000, 20_000, 25_000, 30_000, 40_000}
+	// FIREDRILL_FIGURES_RATES=10000,12000 tries just those rates.
+	if v := os.Getenv("FIREDRILL_FIGURES_RATES"); v != "" {
+		rates = nil
+		for _, f := range strings.Split(v, ",") {
+			r, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || r <= 0 {
+				t.Fatalf("FIREDRILL_FIGURES_RATES: bad rate %q", f)
+			}
+			rates = append(rates, r)
+		}
+	}
 	best := map[string]int{}
 	failed := map[string]bool{}
 	gens := []struct {

@@ -193,6 +193,11 @@ func (l *Loader) Run(ctx context.Context) error {
 		batch    = l.cfg.Batch
 		lastBeat time.Time
 	)
+	// A batch or heartbeat under way when ctx ends is finished, not
+	// cancelled (each is bounded by OpTimeout): a cancelled statement can
+	// still commit on the server after the "stopped" state below is
+	// written, and overwrite it.
+	opCtx := context.WithoutCancel(ctx)
 	for ctx.Err() == nil {
 		if !migrated {
 			if err := l.migrate(ctx); err != nil {
@@ -202,7 +207,7 @@ func (l *Loader) Run(ctx context.Context) error {
 			migrated = true
 			l.setStarted(ctx)
 		}
-		n, full, err := l.step(ctx, batch)
+		n, full, err := l.step(opCtx, batch)
 		if err != nil {
 			if errors.Is(err, store.ErrCheckpointMoved) {
 				l.cfg.Log.Info("checkpoint moved (wipe or another loader); re-reading")
@@ -227,7 +232,7 @@ func (l *Loader) Run(ctx context.Context) error {
 			batch = l.cfg.Batch
 		}
 		if time.Since(lastBeat) >= l.cfg.Heartbeat {
-			if err := l.heartbeat(ctx); err != nil {
+			if err := l.heartbeat(opCtx); err != nil {
 				if store.IsUndefinedTable(err) {
 					migrated = false
 				}

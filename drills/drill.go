@@ -10,6 +10,7 @@ import (
 	"github.com/firedrill/firedrill/drills/slo"
 	"github.com/firedrill/firedrill/faults"
 	"github.com/firedrill/firedrill/recovery"
+	"github.com/firedrill/firedrill/reports"
 )
 
 // Defaults of a Drill.
@@ -85,6 +86,10 @@ type Drill struct {
 	Limits Limits
 	// Logf, when set, receives progress lines (Run sets it to t.Logf).
 	Logf func(format string, args ...any)
+	// Progress, when set, shows the live phase, elapsed time and current
+	// SLIs. Run sets it to stderr when stderr is a terminal or go test -v
+	// was given (FIREDRILL_PROGRESS=0 turns it off, =1 on).
+	Progress *reports.Progress
 }
 
 // Limits bound each phase of a drill.

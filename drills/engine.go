@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/firedrill/firedrill/drills/slo"
 	"github.com/firedrill/firedrill/faults"
 	"github.com/firedrill/firedrill/recovery"
+	"github.com/firedrill/firedrill/reports"
 )
 
 // revertTimeout bounds the final revert of every fault.
@@ -35,6 +37,9 @@ func Run(t testing.TB, d Drill) *Result {
 	})
 	if d.Logf == nil {
 		d.Logf = t.Logf
+	}
+	if d.Progress == nil {
+		d.Progress = reports.NewProgress(os.Stderr, progressWanted())
 	}
 	ctx := context.Background()
 	if dl, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
@@ -115,6 +120,7 @@ type engine struct {
 	onsetSet chan struct{}
 	detected time.Time
 	steps    []recovery.Result
+	phase    string // for live progress: "recovery", "restoring", "catch-up"
 	reverted time.Time
 
 	stopLoad  context.CancelFunc
@@ -171,6 +177,7 @@ func execute(ctx context.Context, d Drill, inj *faults.Injector) (res *Result, e
 	e.stopAll()
 	e.finalIntegrity(ctx)
 	e.complete()
+	e.d.Progress.Done()
 	return res, err
 }
 
@@ -217,6 +224,59 @@ func describePacer(w load.Workload) string {
 func (e *engine) refresh(now time.Time) {
 	e.bs = e.rec.Seal(now, e.limit, e.grace)
 	e.hs = judge(e.hs, e.bs, e.d.Steady, e.d.Rule)
+	e.showProgress(now)
+}
+
+func (e *engine) setPhase(p string) {
+	e.mu.Lock()
+	e.phase = p
+	e.mu.Unlock()
+}
+
+// progressWanted is Run's rule for live progress: FIREDRILL_PROGRESS=0 or 1
+// decides; otherwise on with go test -v or when stderr is a terminal.
+func progressWanted() bool {
+	switch os.Getenv("FIREDRILL_PROGRESS") {
+	case "0":
+		return false
+	case "1":
+		return true
+	}
+	return reports.ProgressEnabled(testing.Verbose())
+}
+
+// showProgress reports the phase and the SLIs of the newest sealed bucket.
+func (e *engine) showProgress(now time.Time) {
+	if e.d.Progress == nil || len(e.bs) == 0 {
+		return
+	}
+	tl := e.res.Timeline
+	e.mu.Lock()
+	onset, phase := e.onset, e.phase
+	e.mu.Unlock()
+	switch {
+	case phase != "":
+	case tl.SteadyVerified.IsZero():
+		phase = "warm-up"
+	case onset.IsZero():
+		phase = "steady"
+	default:
+		phase = "fault"
+	}
+	b := e.bs[len(e.bs)-1]
+	slis := map[string]float64{}
+	if r, ok := b.SuccessRatio(); ok {
+		slis["success"] = r
+	}
+	if p99, ok := b.Quantile(0.99); ok {
+		slis["p99_ms"] = float64(p99) / float64(time.Millisecond)
+	}
+	for name, st := range b.Probes {
+		if st.N > 0 {
+			slis[name] = st.Last
+		}
+	}
+	e.d.Progress.Update(e.d.Name+" "+phase, now.Sub(tl.LoadStarted), slis)
 }
 
 // run is the warm-up and the fault phase.
@@ -361,6 +421,7 @@ func (e *engine) faultPhase(ctx context.Context, tick <-chan time.Time) error {
 	}()
 	startRunbook := func() {
 		rbStarted = true
+		e.setPhase("recovery")
 		e.logf("running recovery runbook (%d steps)", d.Recovery.Len())
 		go func() {
 			_, err := d.Recovery.Run(rbCtx, func(r recovery.Result) {
@@ -388,6 +449,7 @@ func (e *engine) faultPhase(ctx context.Context, tick <-chan time.Time) error {
 			continue
 		case err := <-rbDone:
 			rbFinished = true
+			e.setPhase("restoring")
 			if err != nil {
 				e.logf("recovery failed: %v", err)
 				return nil // the recovery verdict fails the drill

@@ -13,54 +13,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/firedrill/firedrill/scenarios"
+	"github.com/firedrill/firedrill/scenarios/pipeline"
 	"github.com/firedrill/firedrill/scenarios/pipeline/app/ingest"
 	"github.com/firedrill/firedrill/scenarios/pipeline/app/loader"
 	"github.com/firedrill/firedrill/scenarios/pipeline/app/store"
 	"github.com/firedrill/firedrill/scenarios/pipeline/app/verify"
 )
-
-// System is the pipeline as the contract wires it.
-func System() scenarios.System {
-	pg := func(name, db string, cmd ...string) scenarios.ContainerSpec {
-		return scenarios.ContainerSpec{
-			Name: name, Image: scenarios.Image(scenarios.ImagePostgres),
-			Env:   map[string]string{"POSTGRES_DB": db},
-			Cmd:   cmd,
-			Ports: []string{"5432/tcp"},
-			Ready: scenarios.ReadyLog("database system is ready to accept connections"),
-		}
-	}
-	dsn := func(link, db string) string {
-		return "postgres://postgres@${link:" + link + "}/" + db + "?sslmode=disable"
-	}
-	return scenarios.System{
-		Name: "pipeline",
-		Containers: []scenarios.ContainerSpec{
-			pg("lake", "lake", "-c", "synchronous_commit=on"),
-			pg("warehouse", "warehouse"),
-			{
-				Name: "collector", Image: scenarios.Image(scenarios.ImagePipeline), Cmd: []string{"collector"},
-				Env:   map[string]string{"LAKE_DSN": dsn("collector-lake", "lake")},
-				Ports: []string{"8080/tcp"},
-				Ready: scenarios.ReadyHTTP("8080/tcp", "/readyz"),
-			},
-			{
-				Name: "loader", Image: scenarios.Image(scenarios.ImagePipeline), Cmd: []string{"loader"},
-				Env: map[string]string{
-					"LAKE_DSN":      dsn("loader-lake", "lake"),
-					"WAREHOUSE_DSN": dsn("loader-warehouse", "warehouse"),
-				},
-				Ports: []string{"8081/tcp"},
-				Ready: scenarios.ReadyHTTP("8081/tcp", "/readyz"),
-			},
-		},
-		Links: []scenarios.LinkSpec{
-			{Name: "collector-lake", From: "collector", To: "lake", Port: "5432/tcp"},
-			{Name: "loader-lake", From: "loader", To: "lake", Port: "5432/tcp"},
-			{Name: "loader-warehouse", From: "loader", To: "warehouse", Port: "5432/tcp"},
-		},
-	}
-}
 
 func pool(t *testing.T, r *scenarios.Running, name, db string) *pgxpool.Pool {
 	t.Helper()
@@ -98,7 +56,7 @@ func TestSystemInContainers(t *testing.T) {
 		t.Skip("integration test: starts the pipeline in containers (not under -short)")
 	}
 	scenarios.RequireDocker(t)
-	r := scenarios.Start(t, System())
+	r := scenarios.Start(t, pipeline.System())
 	ctx := t.Context()
 	colEP, err := r.MustContainer("collector").Endpoint(ctx, "8080/tcp")
 	require.NoError(t, err)

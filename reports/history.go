@@ -130,7 +130,7 @@ func TrendSVG(w io.Writer, t Trend) error {
 			fmt.Fprintf(bw, "%s%.1f %.1f", cmd, x(i), y(v))
 			pen = true
 		}
-		bw.WriteString(`"/>`)
+		_, _ = bw.WriteString(`"/>`) // a write error is sticky: Flush reports it
 		for i, r := range t.Runs {
 			if v, ok := r.Median[name]; ok {
 				fmt.Fprintf(bw, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s %s: %.3gs (n=%d)</title></circle>`, x(i), y(v), col, esc(name), esc(r.Label), v, r.N[name])
@@ -140,7 +140,7 @@ func TrendSVG(w io.Writer, t Trend) error {
 		fmt.Fprintf(bw, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="3"/><text x="%.1f" y="%.1f">%s</text></g>`+"\n",
 			left+plotW+16, ly, left+plotW+36, ly, col, left+plotW+42, ly+4, esc(clipText(name, 24)))
 	}
-	bw.WriteString("</svg>\n")
+	_, _ = bw.WriteString("</svg>\n") // a write error is sticky: Flush reports it
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write trend svg: %w", err)
 	}

@@ -124,7 +124,7 @@ func jsonError(b []byte, err error) error {
 		// Offset is just past the offending byte.
 		pos := max(syn.Offset-1, 0)
 		line, col := lineCol(b, pos)
-		return fmt.Errorf("%w: invalid JSON at line %d, column %d (offset %d): %v", ErrMalformed, line, col, pos, syn)
+		return fmt.Errorf("%w: invalid JSON at line %d, column %d (offset %d): %w", ErrMalformed, line, col, pos, syn)
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
@@ -141,7 +141,7 @@ func jsonError(b []byte, err error) error {
 		line, col := lineCol(b, typ.Offset)
 		return fmt.Errorf("%w: field %s, value ending at line %d, column %d (offset %d): cannot use JSON %s as %s", ErrMalformed, field, line, col, typ.Offset, typ.Value, want)
 	default:
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 }
 

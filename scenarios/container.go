@@ -3,6 +3,7 @@ package scenarios
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -164,7 +165,7 @@ func (c *Container) Exec(ctx context.Context, cmd []string) (exitCode int, outpu
 	stop := context.AfterFunc(ctx, func() { att.Close() })
 	defer stop()
 	var buf bytes.Buffer
-	if _, err := stdcopy.StdCopy(&buf, &buf, att.Reader); err != nil && ctx.Err() == nil && err != io.EOF {
+	if _, err := stdcopy.StdCopy(&buf, &buf, att.Reader); err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) {
 		return -1, buf.String(), fmt.Errorf("exec %q in %s: read: %w", cmd[0], c.Name, err)
 	}
 	if ctx.Err() != nil {
@@ -356,7 +357,12 @@ func (c *Container) notReadyError(timeout time.Duration, last error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	logs, _ := c.Logs(ctx, LogTail)
-	return fmt.Errorf("%s (%s): %w after %v (last check: %v); last %d log lines:\n%s",
+	if last == nil {
+		// No check finished (ctx was done from the start): keep the
+		// message it always had, "last check: <nil>".
+		last = errors.New("<nil>")
+	}
+	return fmt.Errorf("%s (%s): %w after %v (last check: %w); last %d log lines:\n%s",
 		c.Name, c.Spec.Image, ErrNotReady, timeout, last, LogTail, indent(logs))
 }
 

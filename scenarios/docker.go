@@ -45,11 +45,11 @@ func NewDockerClient(ctx context.Context) (*client.Client, error) {
 	quiet()
 	dc, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDockerUnreachable, err)
+		return nil, fmt.Errorf("%w: %w", ErrDockerUnreachable, err)
 	}
 	if _, err := dc.Ping(ctx, client.PingOptions{}); err != nil {
 		_ = dc.Close()
-		return nil, fmt.Errorf("%w: %v", ErrDockerUnreachable, err)
+		return nil, fmt.Errorf("%w: %w", ErrDockerUnreachable, err)
 	}
 	return dc.Client, nil
 }

@@ -39,9 +39,12 @@ func ExampleStart() {
 		Links: []scenarios.LinkSpec{{From: scenarios.Host, To: "app", Port: "8080/tcp"}},
 	})
 	link := run.MustLink("host->app")
-	resp, err := http.Get("http://" + link.HostAddr + "/")
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://"+link.HostAddr+"/", nil)
 	if err == nil {
-		resp.Body.Close()
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
 	}
 	_ = link.Disable(context.Background()) // the app is unreachable through the link
 	_ = link.Enable(context.Background())

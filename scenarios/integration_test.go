@@ -54,7 +54,11 @@ func threeContainerSystem() System {
 var httpc = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
 func get(addr, path string) (string, error) {
-	resp, err := httpc.Get("http://" + addr + path)
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := httpc.Do(req)
 	if err != nil {
 		return "", err
 	}
@@ -386,7 +390,7 @@ func TestHelperSubprocess(t *testing.T) {
 func runHelper(t *testing.T, mode string, args ...string) (runID string, cmd *exec.Cmd, out *strings.Builder) {
 	t.Helper()
 	runID = "helper-" + newID()
-	cmd = exec.Command(os.Args[0], append([]string{"-test.run=^TestHelperSubprocess$", "-test.v"}, args...)...)
+	cmd = exec.CommandContext(t.Context(), os.Args[0], append([]string{"-test.run=^TestHelperSubprocess$", "-test.v"}, args...)...)
 	cmd.Env = append(os.Environ(), helperEnv+"="+mode, EnvRunID+"="+runID)
 	out = &strings.Builder{}
 	cmd.Stderr = out
@@ -550,7 +554,7 @@ func TestDockerUnreachable(t *testing.T) {
 	} {
 		t.Run("short="+tt.short, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperSubprocess$", "-test.v", "-test.short="+tt.short)
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestHelperSubprocess$", "-test.v", "-test.short="+tt.short)
 			cmd.Env = append(os.Environ(), helperEnv+"=require")
 			out, _ := cmd.CombinedOutput()
 			for _, w := range tt.want {

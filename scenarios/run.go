@@ -259,7 +259,7 @@ func (r *Running) start(ctx context.Context) error {
 
 	provider, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(r.cfg.tcLogger))
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrDockerUnreachable, err)
+		return fmt.Errorf("%w: %w", ErrDockerUnreachable, err)
 	}
 	r.mu.Lock()
 	r.provider, r.docker = provider, provider.Client()
@@ -430,7 +430,7 @@ func (r *Running) start(ctx context.Context) error {
 	}
 	if err := g.Wait(); err != nil {
 		if r.isClosed() {
-			return fmt.Errorf("%w while starting (%v)", ErrClosed, err)
+			return fmt.Errorf("%w while starting (%w)", ErrClosed, err)
 		}
 		return firstCause(err, ctx)
 	}

@@ -217,10 +217,10 @@ func (s System) Validate() error {
 		}
 		var target ContainerSpec
 		targetOK := false
-		switch {
-		case l.To == "":
+		switch l.To {
+		case "":
 			add("%s has no To: set it to the server container's name", label)
-		case l.To == Host:
+		case Host:
 			add("%s: To cannot be scenarios.Host; links go to containers", label)
 		default:
 			target, targetOK = specs[l.To]

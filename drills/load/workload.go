@@ -340,7 +340,7 @@ func (g *generator) do(j job) {
 	if end.Sub(start) >= g.w.Timeout || (err != nil && errors.Is(err, context.DeadlineExceeded)) {
 		o.TimedOut = true
 		o.End = start.Add(g.w.Timeout)
-		o.Err = fmt.Errorf("%w after %s: %v", ErrTimeout, g.w.Timeout, err)
+		o.Err = fmt.Errorf("%w after %s: %w", ErrTimeout, g.w.Timeout, err)
 		if err == nil {
 			o.Err = fmt.Errorf("%w after %s", ErrTimeout, g.w.Timeout)
 		}
@@ -360,8 +360,8 @@ func (g *generator) call(ctx context.Context, seq uint64) (ack string, err error
 }
 
 func (g *generator) finish(o Outcome) {
-	switch {
-	case o.Err == nil:
+	switch o.Err {
+	case nil:
 		g.ok.Add(1)
 	default:
 		g.failed.Add(1)

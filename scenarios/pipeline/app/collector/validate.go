@@ -49,7 +49,7 @@ func Validate(body []byte) ([]Item, []ItemError, error) {
 	}
 	var raws []json.RawMessage
 	if err := json.Unmarshal(body, &raws); err != nil {
-		return nil, nil, fmt.Errorf("body is not valid JSON: %v", err)
+		return nil, nil, fmt.Errorf("body is not valid JSON: %w", err)
 	}
 	if len(raws) == 0 {
 		return nil, nil, fmt.Errorf("batch is empty")
@@ -91,7 +91,7 @@ func validateItem(raw json.RawMessage) (Item, error) {
 	}
 	var w wireItem
 	if err := json.Unmarshal(raw, &w); err != nil {
-		return Item{}, fmt.Errorf("item: %v", err)
+		return Item{}, fmt.Errorf("item: %w", err)
 	}
 	var it Item
 	if err := text(w.ID, &it.ID); err != nil {

@@ -166,7 +166,7 @@ func TestIntegrationBackoffNoCrash(t *testing.T) {
 	lctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- l.Run(lctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); assert.NoError(t, <-done) })
 
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _ = json.NewEncoder(w).Encode(l.Metrics()) })}
 	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
@@ -191,8 +191,8 @@ func TestIntegrationBackoffNoCrash(t *testing.T) {
 	assert.Equal(t, int64(500), m.Checkpoint)
 	assert.Greater(t, m.LagSeconds, 1.0, "lag keeps growing while stuck")
 	select {
-	case <-done:
-		t.Fatal("the loader exited during an outage")
+	case err := <-done:
+		t.Fatalf("the loader exited during an outage: %v", err)
 	default:
 	}
 
@@ -222,7 +222,7 @@ func TestIntegrationLagWhileWarehouseHangs(t *testing.T) {
 	lctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- l.Run(lctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); assert.NoError(t, <-done) })
 
 	require.NoError(t, pgtest.Seed(ctx, lake, "h", 0, 200, 0))
 	require.Eventually(t, func() bool { m := l.Metrics(); return m.Checkpoint == 200 && m.LagEvents == 0 }, 10*time.Second, 10*time.Millisecond)
@@ -253,7 +253,7 @@ func TestIntegrationWarehouseReplaced(t *testing.T) {
 	lctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- l.Run(lctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); assert.NoError(t, <-done) })
 
 	require.NoError(t, pgtest.Seed(ctx, lake, "r", 0, 1000, 9))
 	require.Eventually(t, func() bool { return l.Metrics().Checkpoint == 1000 }, 10*time.Second, 10*time.Millisecond)
@@ -287,7 +287,7 @@ func TestIntegrationTwoLoaders(t *testing.T) {
 		lctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- l.Run(lctx) }()
-		t.Cleanup(func() { cancel(); <-done })
+		t.Cleanup(func() { cancel(); assert.NoError(t, <-done) })
 	}
 	require.Eventually(t, func() bool {
 		c, err := store.ReadControl(ctx, wh)

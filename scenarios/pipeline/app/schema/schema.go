@@ -87,7 +87,7 @@ func Apply(v int, r Row) (Event, error) {
 	}
 	var b body
 	if err := json.Unmarshal(r.Body, &b); err != nil {
-		return Event{}, fmt.Errorf("body: not a JSON object: %v", err)
+		return Event{}, fmt.Errorf("body: not a JSON object: %w", err)
 	}
 	ev := Event{EventID: r.EventID, Seq: r.Seq, Source: r.Source, ReceivedAt: r.ReceivedAt, SchemaVersion: v}
 
@@ -135,7 +135,7 @@ func amountOf(v int, raw json.RawMessage) (string, error) {
 	case raw[0] == '"':
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", fmt.Errorf("bad string: %v", err)
+			return "", fmt.Errorf("bad string: %w", err)
 		}
 		if v < V2 {
 			return "", fmt.Errorf("a string (%q), want a number (accepted from schema version 2)", clip(s))

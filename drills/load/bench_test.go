@@ -42,7 +42,9 @@ func (s step) holds() bool { return s.requests > 0 && s.lateRatio() <= 0.01 && s
 const warm = time.Second
 
 func runOurs(url string, rate int, d time.Duration, withRecorder bool) step {
-	w := load.HTTP(load.Constant(rate), load.Target{URL: url, Client: load.NewClient(0)}, load.WithTimeout(time.Second))
+	client := load.NewClient(0)
+	defer client.CloseIdleConnections() // each trial starts with no connections
+	w := load.HTTP(load.Constant(rate), load.Target{URL: url, Client: client}, load.WithTimeout(time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), warm+d)
 	defer cancel()
 	start := time.Now()
@@ -102,10 +104,13 @@ func runOurs(url string, rate int, d time.Duration, withRecorder bool) step {
 }
 
 func runVegeta(url string, rate int, d time.Duration) step {
-	// The same connection cap as firedrill's client, so that both drive the
-	// server the same way and the comparison is about the generators.
-	atk := vegeta.NewAttacker(vegeta.KeepAlive(true), vegeta.Connections(load.DefaultMaxConns),
-		vegeta.MaxConnections(load.DefaultMaxConns), vegeta.Timeout(time.Second))
+	// The same client as firedrill's (keep-alives, load.DefaultMaxConns
+	// connections), so that both drive the server the same way and the
+	// comparison is about the generators; each trial starts with none.
+	client := load.NewClient(0)
+	client.Timeout = time.Second
+	defer client.CloseIdleConnections()
+	atk := vegeta.NewAttacker(vegeta.Client(client))
 	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: url})
 	interval := time.Duration(time.Second.Nanoseconds() / int64(rate))
 	s := step{rate: rate}

@@ -114,9 +114,20 @@ func HTTPOp(t Target) Op {
 	}
 }
 
-// HTTP returns a workload sending t at the pace of p.
+// HTTP returns a workload sending t at the pace of p. When t.Client is nil
+// the workload makes its own client and closes its idle connections when a
+// Run ends, so drills run one after another do not pile up connections.
 func HTTP(p Pacer, t Target, opts ...Option) Workload {
-	return New(p, HTTPOp(t), opts...)
+	var owned *http.Client
+	if t.Client == nil {
+		owned = NewClient(0)
+		t.Client = owned
+	}
+	w := New(p, HTTPOp(t), opts...)
+	if owned != nil {
+		w.release = owned.CloseIdleConnections
+	}
+	return w
 }
 
 func truncate(b []byte, n int) string {

@@ -47,7 +47,8 @@ type Workload struct {
 	// cap also bounds memory.
 	MaxWorkers int
 
-	err error // from a failed Option
+	err     error  // from a failed Option
+	release func() // run when Run returns (HTTP: close the idle connections it owns)
 }
 
 // Option configures a Workload.
@@ -223,6 +224,9 @@ func (w Workload) Run(ctx context.Context, began time.Time, sink Sink) (Stats, e
 	g := &generator{w: w, sink: sink, jobs: make(chan job), reqCtx: context.WithoutCancel(ctx)}
 	g.run(ctx, began)
 	g.wg.Wait()
+	if w.release != nil {
+		w.release()
+	}
 	st := Stats{
 		Began:       began,
 		Ended:       time.Now(),

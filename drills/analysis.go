@@ -210,14 +210,20 @@ func allLanded(acked []string, landed []string) bool {
 func healthString(hs []slo.Judgement) string {
 	var sb strings.Builder
 	for _, h := range hs {
-		switch h.Health {
-		case slo.Healthy:
-			sb.WriteByte('+')
-		case slo.Unhealthy:
-			sb.WriteByte('x')
-		default:
-			sb.WriteByte('.')
-		}
+		sb.WriteByte(healthMark(h.Health))
 	}
 	return sb.String()
+}
+
+// healthMark is a bucket's health as one character: '+' healthy, 'x'
+// unhealthy, '.' no data.
+func healthMark(h slo.Health) byte {
+	switch h {
+	case slo.Healthy:
+		return '+'
+	case slo.Unhealthy:
+		return 'x'
+	default:
+		return '.'
+	}
 }

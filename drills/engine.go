@@ -247,7 +247,7 @@ func progressWanted() bool {
 
 // showProgress reports the phase and the SLIs of the newest sealed bucket.
 func (e *engine) showProgress(now time.Time) {
-	if e.d.Progress == nil || len(e.bs) == 0 {
+	if !e.d.Progress.Enabled() || len(e.bs) == 0 {
 		return
 	}
 	tl := e.res.Timeline

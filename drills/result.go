@@ -277,14 +277,7 @@ func (r *Result) healthStrip(zero time.Time) string {
 		if i == on {
 			sb.WriteByte('|')
 		}
-		switch r.Health[i].Health {
-		case slo.Healthy:
-			sb.WriteByte('+')
-		case slo.Unhealthy:
-			sb.WriteByte('x')
-		default:
-			sb.WriteByte('.')
-		}
+		sb.WriteByte(healthMark(r.Health[i].Health))
 	}
 	return fmt.Sprintf("buckets from %s ('+' healthy, 'x' unhealthy, '.' no data, '|' onset):\n  %s\n",
 		rel(r.Buckets[from].Start.Sub(zero)), sb.String())

@@ -48,6 +48,10 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
+// Enabled reports whether Update prints anything (false on nil), so a
+// caller can skip gathering what it would show.
+func (p *Progress) Enabled() bool { return p != nil && p.enabled }
+
 // Update reports the current phase, the time elapsed in the drill and the
 // current SLI values. Calls closer than ProgressInterval to the last
 // printed one are held back; the latest is printed by the next update

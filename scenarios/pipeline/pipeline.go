@@ -116,13 +116,15 @@ type Pipeline struct {
 	// poisonEvery, when > 0, makes Ingest send every n-th event as poison
 	// (see PoisonTraffic).
 	poisonEvery atomic.Int64
+	// ingests numbers the Ingest workloads, so each has its own event ids.
+	ingests atomic.Int64
 }
 
 // Start starts the pipeline for a test; everything is torn down when the
-// test ends, however it ends. It fails the test when the system cannot start.
+// test ends, however it ends. It fails the test when the system cannot start
+// and, like scenarios.Start, skips it under -short.
 func Start(t testing.TB, opts ...scenarios.Option) *Pipeline {
 	t.Helper()
-	scenarios.RequireDocker(t)
 	r := scenarios.Start(t, System(), opts...)
 	p, err := handles(t.Context(), r)
 	if p != nil {
@@ -240,20 +242,12 @@ func WithIDPrefix(prefix string) IngestOption {
 	return func(c *ingestConfig) { c.prefix = prefix }
 }
 
-var ingestSeq struct {
-	sync.Mutex
-	n int
-}
-
 // Ingest is the open-model ingest workload: request seq posts one event
 // (id "<prefix>-<seq>") and, as an at-least-once client does, retries it
 // with the same id on 503 or a network error until it is acknowledged or the
 // request times out. The acknowledged id is the event id.
 func (p *Pipeline) Ingest(pacer load.Pacer, opts ...IngestOption) load.Workload {
-	ingestSeq.Lock()
-	ingestSeq.n++
-	n := ingestSeq.n
-	ingestSeq.Unlock()
+	n := p.ingests.Add(1)
 	cfg := ingestConfig{
 		prefix:  fmt.Sprintf("ev%d-%d", os.Getpid(), n),
 		timeout: 2 * time.Second,

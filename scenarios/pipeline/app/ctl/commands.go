@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/firedrill/firedrill/scenarios/pipeline/app/schema"
 	"github.com/firedrill/firedrill/scenarios/pipeline/app/store"
@@ -236,12 +237,9 @@ func (cmd *command) backfill(ctx context.Context) (any, int, error) {
 	if err != nil {
 		return nil, ExitFailure, err
 	}
-	ctl, err := store.ReadControl(ctx, cs.wh)
+	version, err := schemaInForce(ctx, cs.wh)
 	if err != nil {
 		return nil, ExitFailure, err
-	}
-	if !schema.Valid(ctl.SchemaVersion) {
-		return nil, ExitFailure, fmt.Errorf("schema version %d unknown to this binary", ctl.SchemaVersion)
 	}
 	w := store.Window{Source: cmd.source, Limit: cmd.batch}
 	if cmd.from.t.IsZero() {
@@ -257,7 +255,7 @@ func (cmd *command) backfill(ctx context.Context) (any, int, error) {
 	} else {
 		w.ToTime = cmd.to.t
 	}
-	d := Done{OK: true, Command: "backfill", SchemaVersion: ctl.SchemaVersion}
+	d := Done{OK: true, Command: "backfill", SchemaVersion: version}
 	start := time.Now()
 	if w.ToSeq >= 0 {
 		for {
@@ -268,8 +266,8 @@ func (cmd *command) backfill(ctx context.Context) (any, int, error) {
 			if len(rows) == 0 {
 				break
 			}
-			ok, bad := schema.Split(ctl.SchemaVersion, rows)
-			if err := store.Apply(ctx, cs.wh, store.Write{Events: ok, Rejected: bad, Version: ctl.SchemaVersion}); err != nil {
+			ok, bad := schema.Split(version, rows)
+			if err := store.Apply(ctx, cs.wh, store.Write{Events: ok, Rejected: bad, Version: version}); err != nil {
 				return partial(d, start), ExitFailure, fmt.Errorf("write warehouse: %w", err)
 			}
 			if d.FirstSeq == 0 {
@@ -305,14 +303,11 @@ func (cmd *command) requeue(ctx context.Context) (any, int, error) {
 	if err != nil {
 		return nil, ExitFailure, err
 	}
-	ctl, err := store.ReadControl(ctx, cs.wh)
+	version, err := schemaInForce(ctx, cs.wh)
 	if err != nil {
 		return nil, ExitFailure, err
 	}
-	if !schema.Valid(ctl.SchemaVersion) {
-		return nil, ExitFailure, fmt.Errorf("schema version %d unknown to this binary", ctl.SchemaVersion)
-	}
-	d := Done{OK: true, Command: "requeue-quarantine", SchemaVersion: ctl.SchemaVersion}
+	d := Done{OK: true, Command: "requeue-quarantine", SchemaVersion: version}
 	start := time.Now()
 	var after int64 = -1
 	for {
@@ -332,8 +327,8 @@ func (cmd *command) requeue(ctx context.Context) (any, int, error) {
 		if len(rows) == 0 {
 			break
 		}
-		ok, bad := schema.Split(ctl.SchemaVersion, rows)
-		if err := store.Apply(ctx, cs.wh, store.Write{Events: ok, Rejected: bad, Version: ctl.SchemaVersion}); err != nil {
+		ok, bad := schema.Split(version, rows)
+		if err := store.Apply(ctx, cs.wh, store.Write{Events: ok, Rejected: bad, Version: version}); err != nil {
 			return partial(d, start), ExitFailure, err
 		}
 		d.Rows += int64(len(rows))
@@ -375,4 +370,17 @@ func (cmd *command) wipe(ctx context.Context) (any, int, error) {
 	d.Rows = d.Loaded + d.Quarantined
 	d.Message = fmt.Sprintf("wiped the warehouse (%d events, %d quarantined); checkpoint reset to 0: the loader replays the lake", d.Loaded, d.Quarantined)
 	return d, ExitOK, nil
+}
+
+// schemaInForce reads the schema version the operator set and checks that
+// this binary knows it: backfill and requeue apply it.
+func schemaInForce(ctx context.Context, wh *pgxpool.Pool) (int, error) {
+	ctl, err := store.ReadControl(ctx, wh)
+	if err != nil {
+		return 0, err
+	}
+	if !schema.Valid(ctl.SchemaVersion) {
+		return 0, fmt.Errorf("schema version %d unknown to this binary", ctl.SchemaVersion)
+	}
+	return ctl.SchemaVersion, nil
 }

@@ -26,6 +26,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/firedrill/firedrill/scenarios"
 )
 
 var (
@@ -60,16 +62,13 @@ func Main(m *testing.M, pkg string) int {
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	img := os.Getenv("FIREDRILL_POSTGRES_IMAGE")
-	if img == "" {
-		img = "firedrill/postgres:local"
-	}
+	img := scenarios.Image(scenarios.ImagePostgres)
 	c, err := testcontainers.Run(ctx, img,
 		testcontainers.WithExposedPorts("5432/tcp"),
 		testcontainers.WithCmdArgs("-c", "max_connections=300"),
 		testcontainers.WithLabels(map[string]string{
-			"firedrill": "true", "firedrill.run": RunID, "firedrill.test": "pipeline/app/" + pkg,
-			"firedrill.system": "pipeline-test",
+			scenarios.LabelFiredrill: "true", scenarios.LabelRun: RunID,
+			scenarios.LabelTest: "pipeline/app/" + pkg, scenarios.LabelSystem: "pipeline-test",
 		}),
 		testcontainers.WithWaitStrategyAndDeadline(90*time.Second, wait.ForLog("database system is ready to accept connections")),
 	)

@@ -38,8 +38,9 @@ images: docker ## build every image locally (cached by content; see scripts/imag
 	@scripts/images.sh
 
 .PHONY: test
-test: images ## go vet, then every test, with Docker
+test: images ## go vet, the unit tests under the race detector, then every test, with Docker
 	go vet $(TEST_PKGS)
+	go test -short -race -count=1 $(TEST_PKGS)
 	go test $(TESTFLAGS) -count=1 -timeout $(TEST_TIMEOUT) $(TEST_PKGS)
 
 .PHONY: test-short
@@ -58,6 +59,20 @@ drill: images ## run the reference drill suite (the pipeline), write the report 
 	echo; out/bin/firedrill report -f md "$(REPORT_DIR)/report.json" | awk '/^### /{exit} {print}'; \
 	echo "report: $(REPORT_DIR)/report.html (also report.json, report.md, junit.xml)"; \
 	exit $$rc
+
+# The calibration matrix `make calibrate` runs: every outage length × bucket
+# width × rate, CALIBRATION_REPS times each (about 4 minutes a repetition).
+CALIBRATION_REPS ?= 3
+
+.PHONY: calibrate
+calibrate: images ## take a link down for exactly D at many D, bucket widths and rates; print the TTR error table
+	@mkdir -p out
+	@echo "| D | bucket | rate | truth inside bounds | mean |TTR − truth| | max |TTR − truth| | max ± |"
+	@echo "|---|---|---|---|---|---|---|"
+	@rc=0; FIREDRILL_CALIBRATION_FULL=1 FIREDRILL_CALIBRATION_REPS=$(CALIBRATION_REPS) FIREDRILL_PROGRESS=0 \
+		go test -count=1 -timeout 60m -run '^TestCalibrationOutage$$' -v ./drills/ > out/calibration.log 2>&1 || rc=$$?; \
+		grep -o 'calibration | .*' out/calibration.log | sed 's/^calibration //'; \
+		echo "log: out/calibration.log"; exit $$rc
 
 .PHONY: wipe
 wipe: ## remove every firedrill-labelled container and network a killed test left behind

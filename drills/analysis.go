@@ -10,8 +10,7 @@ import (
 )
 
 // This file is the engine's arithmetic: pure functions from sealed,
-// judged buckets to the timeline and the measures. The real-time loop in
-// engine.go calls the same functions on the buckets sealed so far.
+// judged buckets and the observations to the episodes and the measures.
 
 // judge appends the judgements of bs[len(hs):] to hs.
 func judge(hs []slo.Judgement, bs []slo.Bucket, steady slo.Objective, rule slo.Rule) []slo.Judgement {
@@ -19,28 +18,6 @@ func judge(hs []slo.Judgement, bs []slo.Bucket, steady slo.Objective, rule slo.R
 		hs = append(hs, rule(bs[i], steady))
 	}
 	return hs
-}
-
-// healthyRun finds the first run of k healthy buckets in hs[from:]. Unknown
-// buckets neither count nor break the run; an unhealthy one resets it. It
-// returns the index of the run's first and k-th healthy bucket.
-func healthyRun(hs []slo.Judgement, from, k int) (first, last int, ok bool) {
-	n := 0
-	for i := max(from, 0); i < len(hs); i++ {
-		switch hs[i].Health {
-		case slo.Healthy:
-			if n == 0 {
-				first = i
-			}
-			n++
-			if n >= k {
-				return first, i, true
-			}
-		case slo.Unhealthy:
-			n = 0
-		}
-	}
-	return 0, 0, false
 }
 
 // longestRun is the longest run of healthy buckets (for messages).
@@ -56,30 +33,6 @@ func longestRun(hs []slo.Judgement) int {
 		}
 	}
 	return best
-}
-
-// firstUnhealthyAfter returns the first unhealthy bucket that ends after t.
-func firstUnhealthyAfter(bs []slo.Bucket, hs []slo.Judgement, t time.Time) (int, bool) {
-	for i := range hs {
-		if hs[i].Health == slo.Unhealthy && bs[i].End().After(t) {
-			return i, true
-		}
-	}
-	return -1, false
-}
-
-// firstStartingAt returns the index of the first bucket that starts at or
-// after t (it may not be sealed yet).
-func firstStartingAt(origin time.Time, width time.Duration, t time.Time) int {
-	d := t.Sub(origin)
-	if d <= 0 {
-		return 0
-	}
-	i := int(d / width)
-	if d%width != 0 {
-		i++
-	}
-	return i
 }
 
 // describeWarmup explains why steady state was not verified.
@@ -105,54 +58,43 @@ func describeWarmup(bs []slo.Bucket, hs []slo.Judgement, k int) string {
 
 // analysis holds the inputs of analyze that are not in the Result.
 type analysis struct {
-	detectEvery    time.Duration // resolution of the detector
-	integrityEvery time.Duration // resolution of caught-up
+	obs     *observations
+	injects []inject
+	polls   []poll // detector polls, in order
+	reads   []read // integrity reads until caught up, in order
 }
 
-// analyze derives Impact, Restored and the measures from r's buckets,
-// judgements, onset bracket, detector time, steps and caught-up time.
+// poll is one detector poll.
+type poll struct {
+	start, end time.Time
+	fired      bool
+}
+
+// read is one integrity read.
+type read struct{ start, end time.Time }
+
+// analyze derives the episodes, the timeline's derived instants and the
+// measures from r's buckets, judgements, faults, detector polls, steps and
+// integrity reads.
 func analyze(r *Result, a analysis) {
 	tl := &r.Timeline
 	m := &r.Measures
-	m.Requests, m.FailedRequests = 0, 0
+	*m = Measures{LateStarts: r.Load.LateStarts}
 	for _, b := range r.Buckets {
 		m.Requests += b.Requests()
 		m.FailedRequests += b.Failed
 	}
-	m.LateStarts = r.Load.LateStarts
-
-	onsetWidth := tl.FaultAcked.Sub(tl.FaultSent)
-	res := r.Bucket + onsetWidth
-
+	r.Episodes, r.Unimpacted, r.Restored = nil, nil, false
 	tl.Impact, tl.Restored = time.Time{}, time.Time{}
-	m.TTR, m.Impact, m.TTD, m.CatchUp = Measure{}, Measure{}, Measure{}, Measure{}
-	if !tl.Onset.IsZero() {
-		if i, ok := firstUnhealthyAfter(r.Buckets, r.Health, tl.Onset); ok {
-			// The impact bucket may start before onset; impact cannot.
-			tl.Impact = r.Buckets[i].Start
-			if tl.Impact.Before(tl.Onset) {
-				tl.Impact = tl.Onset
-			}
-			if first, _, ok := healthyRun(r.Health, i+1, r.HealthyRun); ok {
-				tl.Restored = r.Buckets[first].Start
-				m.TTR = Measure{Valid: true, Value: tl.Restored.Sub(tl.Onset), Resolution: res}
-				m.Impact = Measure{Valid: true, Value: tl.Restored.Sub(tl.Impact), Resolution: r.Bucket}
-			}
-		} else if r.Err == nil {
-			// No bucket was unhealthy after onset: nothing to recover from.
-			m.TTR = Measure{Valid: true, Value: 0, Resolution: res}
-			m.Impact = Measure{Valid: true, Value: 0, Resolution: r.Bucket}
-		}
-		if !tl.Detected.IsZero() {
-			m.TTD = Measure{Valid: true, Value: tl.Detected.Sub(tl.Onset), Resolution: a.detectEvery + onsetWidth}
-		}
+	if len(a.injects) > 0 {
+		analyzeEpisodes(r, a)
+		first := a.injects[0]
+		m.TTD = ttdOf(a.polls, first)
 		if !tl.CaughtUp.IsZero() {
-			m.CatchUp = Measure{Valid: true, Value: tl.CaughtUp.Sub(tl.Onset), Resolution: a.integrityEvery + onsetWidth}
+			m.CatchUp = catchUpOf(a.reads, tl.CaughtUp, first)
 		}
 	}
-
 	tl.RecoveryStart, tl.RecoveryDone = time.Time{}, time.Time{}
-	m.Runbook = Measure{}
 	for _, s := range r.Steps {
 		if s.Skipped {
 			continue
@@ -163,8 +105,90 @@ func analyze(r *Result, a analysis) {
 		tl.RecoveryDone = s.End
 	}
 	if !tl.RecoveryStart.IsZero() {
-		m.Runbook = Measure{Valid: true, Value: recovery.Duration(r.Steps)}
+		m.Runbook = exact(recovery.Duration(r.Steps), "steps")
 	}
+}
+
+// analyzeEpisodes fills r.Episodes, r.Restored, r.Unimpacted and the
+// worst TTR and impact.
+func analyzeEpisodes(r *Result, a analysis) {
+	tl := &r.Timeline
+	spans := episodesOf(r.Buckets, r.Health, a.injects, r.HealthyRun)
+	r.Restored = restoredAfter(spans, r.Buckets, r.Health, tl.LastAction, r.HealthyRun)
+	for _, j := range unimpacted(spans, r.Buckets, a.injects) {
+		r.Unimpacted = append(r.Unimpacted, a.injects[j].fault)
+	}
+	for _, s := range spans {
+		in := a.injects[s.inject]
+		ep := Episode{
+			Fault: in.fault, Onset: in.mid(), OnsetBounds: in.onset, OnsetSource: in.source,
+			impactBucket: s.impact, restoredBucket: s.restored,
+		}
+		ep.Impact = a.obs.locateImpact(r.Buckets, s, in)
+		if s.restored >= 0 {
+			loc := a.obs.locateRestored(r.Buckets, r.Health, s)
+			ep.Restored = loc.at
+			ep.TTR = between(in.mid(), in.onset.Sent, in.onset.Acked, loc.at, loc.lo, loc.hi, loc.source)
+			ep.Duration = between(ep.Impact, ep.Impact, ep.Impact, loc.at, loc.lo, loc.hi, loc.source)
+		}
+		r.Episodes = append(r.Episodes, ep)
+	}
+	if len(r.Episodes) == 0 {
+		return
+	}
+	tl.Impact = r.Episodes[0].Impact
+	if last := r.Episodes[len(r.Episodes)-1]; r.Restored {
+		tl.Restored = last.Restored
+	}
+	m := &r.Measures
+	for _, ep := range r.Episodes {
+		if ep.TTR.Valid && (!m.TTR.Valid || ep.TTR.Value > m.TTR.Value) {
+			m.TTR, m.Impact = ep.TTR, ep.Duration
+		}
+	}
+	if !r.Restored {
+		m.TTR, m.Impact = Measure{}, Measure{}
+	}
+}
+
+// ttdOf is detected − onset: from the last quiet poll before the first
+// firing one (the alert began after that poll started) to the end of the
+// firing poll.
+func ttdOf(polls []poll, first inject) Measure {
+	var prev *poll
+	for i := range polls {
+		p := &polls[i]
+		if p.end.Before(first.onset.Sent) {
+			prev = p
+			continue
+		}
+		if !p.fired {
+			prev = p
+			continue
+		}
+		lo := first.onset.Sent
+		if prev != nil {
+			lo = later(lo, prev.start)
+		}
+		return between(first.mid(), first.onset.Sent, first.onset.Acked, p.end, lo, p.end, "detector polls")
+	}
+	return Measure{}
+}
+
+// catchUpOf is caught up − onset: between the last read that still missed
+// writes and the end of the read that found them all.
+func catchUpOf(reads []read, caught time.Time, first inject) Measure {
+	lo, hi := first.onset.Sent, caught
+	for _, rd := range reads {
+		if rd.start.Before(caught) {
+			lo = later(lo, rd.start)
+		}
+		if !rd.start.Before(caught) {
+			hi = rd.end
+			break
+		}
+	}
+	return between(first.mid(), first.onset.Sent, first.onset.Acked, caught, lo, hi, "integrity reads")
 }
 
 // integrityOf compares acknowledged ids with what landed downstream.
@@ -192,18 +216,19 @@ func integrityOf(acked []string, landed []string, sample int) IntegrityResult {
 	return res
 }
 
-// allLanded reports whether every id in acked appears in landed.
-func allLanded(acked []string, landed []string) bool {
+// missing returns the ids of acked that do not appear in landed.
+func missing(acked []string, landed []string) []string {
 	set := make(map[string]struct{}, len(landed))
 	for _, id := range landed {
 		set[id] = struct{}{}
 	}
+	var out []string
 	for _, id := range acked {
 		if _, ok := set[id]; !ok {
-			return false
+			out = append(out, id)
 		}
 	}
-	return true
+	return out
 }
 
 // healthString renders judgements as '+', 'x' and '.' (for tests and logs).

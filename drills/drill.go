@@ -21,6 +21,7 @@ const (
 	DefaultImpactWithin  = 5 * time.Second
 	DefaultRecoverWithin = time.Minute
 	DefaultCatchUpWithin = time.Minute
+	DefaultLostAfter     = 10 * time.Second
 )
 
 // Errors of Execute. Each is wrapped with the details.
@@ -33,6 +34,12 @@ var (
 	ErrSteadyState = errors.New("steady state not verified")
 	// ErrFault: a fault could not be injected or reverted as scheduled.
 	ErrFault = errors.New("fault schedule failed")
+	// ErrRevert: a fault could not be reverted when the drill ended; it may
+	// still be in effect (the error names it and how to fix it).
+	ErrRevert = errors.New("fault revert failed")
+	// ErrDetectorNotQuiet: the detector fired before any fault was
+	// injected, so it cannot time a detection.
+	ErrDetectorNotQuiet = errors.New("detector not quiet in steady state")
 )
 
 // Integrity reads what landed downstream, for the data-integrity check:
@@ -68,16 +75,25 @@ type Drill struct {
 	RecoverAt       time.Duration
 	RecoverOnImpact bool
 	// Detect is the detector for TTD (e.g. "is a critical alert firing?"),
-	// polled every DetectEvery (default: the bucket width) from onset.
+	// polled every DetectEvery (default: the bucket width) from load start.
+	// It must be quiet from steady state to onset (else ErrDetectorNotQuiet)
+	// and must fire after onset (else the "detected" verdict fails).
 	// Without it TTD is not measured.
 	Detect      func(ctx context.Context) (bool, error)
 	DetectEvery time.Duration
 	// Integrity, when set, is checked after the faults are reverted:
-	// lost and duplicated acknowledged writes, and time until caught up.
+	// lost, late and duplicated acknowledged writes, and time until caught
+	// up. The workload must acknowledge writes (load.Outcome.AckID): a
+	// drill that acknowledged none fails the "acknowledged" verdict.
 	Integrity Integrity
 	// IntegrityEvery is how often Integrity is polled (default 250ms).
 	IntegrityEvery time.Duration
 	Budget         Budget
+	// ExpectNoImpact declares that the faults should not break the steady
+	// state (a degradation the system absorbs, such as a slow dependency
+	// it buffers for). Without it, an inject after which the steady state
+	// never broke fails the "impact" verdict: the fault missed its target.
+	ExpectNoImpact bool
 	// HealthyRun is K, the run of healthy buckets that verifies steady
 	// state and restoration (default 10).
 	HealthyRun int
@@ -102,9 +118,14 @@ type Limits struct {
 	// RecoverWithin bounds restoration, from onset (default 1m). A drill not
 	// restored by then fails.
 	RecoverWithin time.Duration
-	// CatchUpWithin bounds the wait for acknowledged data to be visible
-	// (default 1m).
+	// CatchUpWithin bounds the wait for acknowledged data to be visible,
+	// from the end of the load (default 1m). A write visible only after it
+	// is late.
 	CatchUpWithin time.Duration
+	// LostAfter is how much longer the integrity reader is read after the
+	// catch-up deadline before a write still missing counts as lost
+	// (default 10s).
+	LostAfter time.Duration
 }
 
 func (d Drill) withDefaults() Drill {
@@ -135,6 +156,9 @@ func (d Drill) withDefaults() Drill {
 	if d.Limits.CatchUpWithin == 0 {
 		d.Limits.CatchUpWithin = DefaultCatchUpWithin
 	}
+	if d.Limits.LostAfter == 0 {
+		d.Limits.LostAfter = DefaultLostAfter
+	}
 	if !d.Recovery.Empty() && d.RecoverAt == 0 {
 		d.RecoverOnImpact = true
 	}
@@ -153,6 +177,9 @@ func (d Drill) Validate() error {
 	if d.Steady == nil {
 		errs = append(errs, errors.New("drill has no steady-state objective"))
 	} else {
+		if !slo.CountsFailures(d.Steady) {
+			errs = append(errs, fmt.Errorf("steady state %q has no success-ratio term: failed requests would count as healthy; add slo.SuccessRatio(...) to it", d.Steady.Name()))
+		}
 		for _, p := range slo.ProbesOf(d.Steady) {
 			if err := p.Validate(); err != nil {
 				errs = append(errs, err)
@@ -170,7 +197,7 @@ func (d Drill) Validate() error {
 	if d.HealthyRun < 0 || d.Bucket < 0 || d.RecoverAt < 0 || d.DetectEvery < 0 || d.IntegrityEvery < 0 {
 		errs = append(errs, errors.New("negative healthy run, bucket width, recovery offset or cadence"))
 	}
-	if d.Limits.SteadyWithin < 0 || d.Limits.ImpactWithin < 0 || d.Limits.RecoverWithin < 0 || d.Limits.CatchUpWithin < 0 {
+	if d.Limits.SteadyWithin < 0 || d.Limits.ImpactWithin < 0 || d.Limits.RecoverWithin < 0 || d.Limits.CatchUpWithin < 0 || d.Limits.LostAfter < 0 {
 		errs = append(errs, errors.New("negative limit"))
 	}
 	if err := d.Budget.validate(); err != nil {
@@ -178,6 +205,9 @@ func (d Drill) Validate() error {
 	}
 	if d.Budget.TTD > 0 && d.Detect == nil {
 		errs = append(errs, errors.New("budget has a TTD limit but the drill has no detector (Detect)"))
+	}
+	if d.ExpectNoImpact && (d.Budget.TTR > 0 || d.Budget.Impact > 0) {
+		errs = append(errs, errors.New("drill expects no impact but has a TTR or impact budget: keep one of them"))
 	}
 	if d.Budget.CatchUp > 0 && d.Integrity == nil {
 		errs = append(errs, errors.New("budget has a catch-up limit but the drill has no integrity reader"))

@@ -13,7 +13,6 @@ import (
 	"github.com/firedrill/firedrill/drills/load"
 	"github.com/firedrill/firedrill/drills/slo"
 	"github.com/firedrill/firedrill/faults"
-	"github.com/firedrill/firedrill/recovery"
 	"github.com/firedrill/firedrill/reports"
 )
 
@@ -21,20 +20,17 @@ import (
 const revertTimeout = 30 * time.Second
 
 // Run executes the drill from a test. Faults are reverted when the test
-// ends however it ends (t.Cleanup is registered before anything is
-// injected). A drill that cannot be evaluated, or misses a budget limit,
-// fails t with the timeline in the message. The result is also added to
-// the process-wide report when FIREDRILL_REPORT_DIR is set (see Main).
+// ends however it ends: pass, failure, panic, and (through the process-wide
+// handler it shares with container teardown) SIGINT, SIGTERM and shortly
+// before go test's -timeout. A drill that cannot be evaluated, or misses a
+// budget limit, fails t with the timeline in the message. The result is
+// added to the process-wide report when FIREDRILL_REPORT_DIR is set (see
+// Main) when the test ends, with the test's own verdict: a test that fails
+// after Run returned is reported as failed too.
 func Run(t testing.TB, d Drill) *Result {
 	t.Helper()
 	inj := faults.NewInjector()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), revertTimeout)
-		defer cancel()
-		if err := inj.RevertAll(ctx); err != nil {
-			t.Errorf("drill %s: %v", d.Name, err)
-		}
-	})
+	inj.Guard(t)
 	if d.Logf == nil {
 		d.Logf = t.Logf
 	}
@@ -51,8 +47,10 @@ func Run(t testing.TB, d Drill) *Result {
 		}
 	}
 	res, err := execute(ctx, d, inj)
-	Collect(res)
+	t.Cleanup(func() { collect(res, t.Failed()) })
 	switch {
+	case errors.Is(err, ErrRevert):
+		t.Errorf("drill %s: a fault could not be reverted and may still be in effect (details below)\n%s", d.Name, res.FormatTimeline())
 	case err != nil:
 		t.Errorf("drill %s could not be evaluated: %v\n%s", d.Name, err, res.FormatTimeline())
 	case !res.Passed():
@@ -69,10 +67,12 @@ func Run(t testing.TB, d Drill) *Result {
 
 // Execute runs the drill. err is non-nil when the drill could not be
 // evaluated: an invalid declaration (ErrInvalidDrill), steady state never
-// verified (ErrSteadyState), a fault that failed (ErrFault), or ctx done.
-// A drill that ran but missed a limit returns a nil error and a Result
-// whose Passed is false. The Result is never nil. Every injected fault is
-// reverted before Execute returns, also when it panics.
+// verified (ErrSteadyState), a detector firing before the fault
+// (ErrDetectorNotQuiet), a fault that failed (ErrFault) or could not be
+// reverted (ErrRevert), or ctx done. A drill that ran but missed a limit
+// returns a nil error and a Result whose Passed is false. The Result is
+// never nil. Every injected fault is reverted before Execute returns, also
+// when it panics.
 func Execute(ctx context.Context, d Drill) (*Result, error) {
 	return execute(ctx, d, faults.NewInjector())
 }
@@ -110,18 +110,27 @@ type engine struct {
 	rec  *slo.Recorder
 	acks ackLog
 
+	reqMu sync.Mutex
+	reqs  []request
+
 	limit, grace, tick time.Duration
 
-	bs []slo.Bucket
-	hs []slo.Judgement
+	// Owned by the loop goroutine.
+	bs         []slo.Bucket
+	hs         []slo.Judgement
+	injects    []inject
+	spans      []span
+	phase      phase
+	faultAt    time.Time // schedule offsets count from here
+	lastAction time.Time
+	gaveUp     bool
+	reads      []read // integrity reads while catching up
+	// lateCandidates were missing when the catch-up phase's deadline passed.
+	lateCandidates []string
 
-	mu       sync.Mutex // guards the fields below
-	onset    time.Time
-	onsetSet chan struct{}
-	detected time.Time
-	steps    []recovery.Result
-	phase    string // for live progress: "recovery", "restoring", "catch-up"
-	reverted time.Time
+	play player
+	rb   runner
+	det  *detector
 
 	stopLoad  context.CancelFunc
 	loadDone  chan loadResult
@@ -142,7 +151,8 @@ func (e *engine) logf(format string, args ...any) {
 
 func execute(ctx context.Context, d Drill, inj *faults.Injector) (res *Result, err error) {
 	d = d.withDefaults()
-	res = &Result{Name: d.Name, Bucket: d.Bucket, HealthyRun: d.HealthyRun, Limits: d.Limits, Budget: d.Budget}
+	res = &Result{Name: d.Name, Bucket: d.Bucket, HealthyRun: d.HealthyRun, Limits: d.Limits, Budget: d.Budget,
+		ExpectNoImpact: d.ExpectNoImpact, Detector: d.Detect != nil}
 	if d.Steady != nil {
 		res.Steady = d.Steady.Name()
 	}
@@ -150,7 +160,7 @@ func execute(ctx context.Context, d Drill, inj *faults.Injector) (res *Result, e
 		res.Err = err
 		return res, err
 	}
-	e := &engine{d: d, res: res, inj: inj, onsetSet: make(chan struct{})}
+	e := &engine{d: d, res: res, inj: inj, rb: runner{rb: d.Recovery}}
 	e.grace = d.Bucket
 	e.tick = max(d.Bucket/4, 5*time.Millisecond)
 	e.limit = d.Workload.EffectiveTimeout()
@@ -158,6 +168,10 @@ func execute(ctx context.Context, d Drill, inj *faults.Injector) (res *Result, e
 	for _, p := range probes {
 		e.limit = max(e.limit, p.ReadTimeout(d.Bucket))
 		res.Probes = append(res.Probes, ProbeInfo{Name: p.Name, Unit: p.Unit})
+	}
+	if s, ok := d.Faults.(faults.Seeded); ok {
+		res.Seed = s.Seed()
+		e.logf("nemesis seed %d (the same seed replays the same schedule)", res.Seed)
 	}
 
 	// Teardown, in reverse order of registration: faults are reverted
@@ -171,17 +185,17 @@ func execute(ctx context.Context, d Drill, inj *faults.Injector) (res *Result, e
 		res.Err = err
 	}
 	e.revertAll()
-	if err == nil && d.Integrity != nil {
-		e.catchUp(ctx)
-	}
 	e.stopAll()
 	e.finalIntegrity(ctx)
 	e.complete()
+	if res.Err != nil {
+		err = res.Err
+	}
 	e.d.Progress.Done()
 	return res, err
 }
 
-// startLoad starts the workload and the probes.
+// startLoad starts the workload, the probes and the detector.
 func (e *engine) startLoad(ctx context.Context, probes []slo.Probe) {
 	origin := time.Now()
 	e.res.Timeline.LoadStarted = origin
@@ -190,6 +204,9 @@ func (e *engine) startLoad(ctx context.Context, probes []slo.Probe) {
 		OnScheduled: func(_ uint64, intended time.Time) { e.rec.Scheduled(intended) },
 		OnDone: func(o load.Outcome) {
 			e.rec.Observe(o.Intended, o.Latency, o.Err)
+			e.reqMu.Lock()
+			e.reqs = append(e.reqs, request{intended: o.Intended, end: o.End, latency: o.Latency, failed: o.Err != nil})
+			e.reqMu.Unlock()
 			if o.AckID != "" {
 				e.acks.add(o.AckID)
 			}
@@ -210,6 +227,10 @@ func (e *engine) startLoad(ctx context.Context, probes []slo.Probe) {
 			slo.Poll(pollCtx, p, e.rec)
 		}()
 	}
+	if e.d.Detect != nil {
+		e.det = &detector{detect: e.d.Detect, every: e.d.DetectEvery}
+		e.det.start(pollCtx)
+	}
 	e.logf("load started (%s)", describePacer(e.d.Workload))
 }
 
@@ -220,17 +241,16 @@ func describePacer(w load.Workload) string {
 	return fmt.Sprintf("%T", w.Pacer)
 }
 
-// refresh seals the buckets that have settled and judges the new ones.
+// refresh seals the buckets that have settled, judges the new ones and
+// applies the restoration rule to what is known so far.
 func (e *engine) refresh(now time.Time) {
 	e.bs = e.rec.Seal(now, e.limit, e.grace)
 	e.hs = judge(e.hs, e.bs, e.d.Steady, e.d.Rule)
+	if e.play.started {
+		e.injects = e.play.snapshot()
+		e.spans = episodesOf(e.bs, e.hs, e.injects, e.d.HealthyRun)
+	}
 	e.showProgress(now)
-}
-
-func (e *engine) setPhase(p string) {
-	e.mu.Lock()
-	e.phase = p
-	e.mu.Unlock()
 }
 
 // progressWanted is Run's rule for live progress: FIREDRILL_PROGRESS=0 or 1
@@ -250,19 +270,6 @@ func (e *engine) showProgress(now time.Time) {
 	if !e.d.Progress.Enabled() || len(e.bs) == 0 {
 		return
 	}
-	tl := e.res.Timeline
-	e.mu.Lock()
-	onset, phase := e.onset, e.phase
-	e.mu.Unlock()
-	switch {
-	case phase != "":
-	case tl.SteadyVerified.IsZero():
-		phase = "warm-up"
-	case onset.IsZero():
-		phase = "steady"
-	default:
-		phase = "fault"
-	}
 	b := e.bs[len(e.bs)-1]
 	slis := map[string]float64{}
 	if r, ok := b.SuccessRatio(); ok {
@@ -272,45 +279,11 @@ func (e *engine) showProgress(now time.Time) {
 		slis["p99_ms"] = float64(p99) / float64(time.Millisecond)
 	}
 	for name, st := range b.Probes {
-		if st.N > 0 {
+		if st.N > st.Errs {
 			slis[name] = st.Last
 		}
 	}
-	e.d.Progress.Update(e.d.Name+" "+phase, now.Sub(tl.LoadStarted), slis)
-}
-
-// run is the warm-up and the fault phase.
-func (e *engine) run(ctx context.Context) error {
-	tick := time.NewTicker(e.tick)
-	defer tick.Stop()
-	if err := e.warmUp(ctx, tick.C); err != nil {
-		return err
-	}
-	return e.faultPhase(ctx, tick.C)
-}
-
-func (e *engine) warmUp(ctx context.Context, tick <-chan time.Time) error {
-	deadline := e.res.Timeline.LoadStarted.Add(e.d.Limits.SteadyWithin)
-	for {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("warm up: %w", ctx.Err())
-		case now := <-tick:
-			e.refresh(now)
-			if _, _, ok := healthyRun(e.hs, 0, e.d.HealthyRun); ok {
-				e.res.Timeline.SteadyVerified = now
-				e.logf("steady state verified after %s", fmtDur(now.Sub(e.res.Timeline.LoadStarted)))
-				return nil
-			}
-			if err := e.loadFailed(); err != nil {
-				return err
-			}
-			if now.After(deadline) {
-				return fmt.Errorf("%w within %s (%s): %s", ErrSteadyState, e.d.Limits.SteadyWithin,
-					e.d.Steady.Name(), describeWarmup(e.bs, e.hs, e.d.HealthyRun))
-			}
-		}
-	}
+	e.d.Progress.Update(e.d.Name+" "+e.phase.String(), now.Sub(e.res.Timeline.LoadStarted), slis)
 }
 
 // loadFailed reports a workload that stopped on its own with an error.
@@ -326,282 +299,18 @@ func (e *engine) loadFailed() error {
 	return nil
 }
 
-func (e *engine) onRecord(r faults.Record) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if r.Err != nil {
-		return
-	}
-	if !r.Action.Revert && e.onset.IsZero() {
-		tl := &e.res.Timeline
-		tl.FaultSent, tl.FaultAcked = r.Bracket.Sent, r.Bracket.Acked
-		e.onset = r.Bracket.Sent.Add(r.Bracket.Width() / 2)
-		tl.Onset = e.onset
-		close(e.onsetSet)
-	}
-	if r.Action.Revert && e.reverted.IsZero() {
-		e.reverted = r.Bracket.Acked
-	}
-}
-
-func (e *engine) getOnset() time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.onset
-}
-
-func (e *engine) faultPhase(ctx context.Context, tick <-chan time.Time) error {
-	d := e.d
-	// Start the fault phase half a bucket into a bucket, so that an onset
-	// at a whole-bucket offset falls mid-bucket: its bracket does not
-	// straddle a bucket boundary, and the quantisation of restored (a
-	// bucket start) is centred rather than biased by where warm-up ended.
-	origin := e.rec.Origin()
-	phase := time.Now()
-	if into := phase.Sub(origin) % d.Bucket; into != d.Bucket/2 {
-		phase = phase.Add((d.Bucket/2 - into + d.Bucket) % d.Bucket)
-		timer := time.NewTimer(time.Until(phase))
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return fmt.Errorf("fault phase: %w", ctx.Err())
-		case <-timer.C:
-		}
-	}
-	e.res.Timeline.FaultPhase = phase
-	plan := d.Faults.Plan()
-	var lastOffset time.Duration
-	if n := len(plan); n > 0 {
-		lastOffset = plan[n-1].At
-	}
-
-	phaseCtx, endPhase := context.WithCancel(ctx)
-	defer endPhase()
-	playDone := make(chan error, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				playDone <- fmt.Errorf("fault schedule panicked: %v", r)
-			}
-		}()
-		playDone <- e.inj.Play(phaseCtx, d.Faults, phase, e.onRecord)
-	}()
-	playing := true
-	defer func() {
-		if playing {
-			endPhase()
-			<-playDone //nolint:errcheck // a join, not a discarded error: the phase was cut short and its own error is returned; `_ =` is rejected by staticcheck S1005
-		}
-	}()
-
-	var detectWG sync.WaitGroup
-	defer detectWG.Wait()
-	defer endPhase()
-	if d.Detect != nil {
-		detectWG.Add(1)
-		go func() {
-			defer detectWG.Done()
-			e.detect(phaseCtx)
-		}()
-	}
-
-	var (
-		lastAction      time.Time
-		rbStarted       bool
-		rbDone          = make(chan error, 1)
-		rbFinished      = d.Recovery.Empty()
-		impact          = -1
-		rbCtx, rbCancel = context.WithCancel(phaseCtx)
-	)
-	defer func() {
-		rbCancel()
-		if rbStarted && !rbFinished {
-			<-rbDone //nolint:errcheck // a join, not a discarded error: the runbook was cancelled with the phase; `_ =` is rejected by staticcheck S1005
-		}
-	}()
-	startRunbook := func() {
-		rbStarted = true
-		e.setPhase("recovery")
-		e.logf("running recovery runbook (%d steps)", d.Recovery.Len())
-		go func() {
-			_, err := d.Recovery.Run(rbCtx, func(r recovery.Result) {
-				e.mu.Lock()
-				e.steps = append(e.steps, r)
-				e.mu.Unlock()
-				e.logf("recovery step %q: %s", r.Name, stepStatus(r))
-			})
-			rbDone <- err
-		}()
-	}
-
-	for {
-		var now time.Time
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("fault phase: %w", ctx.Err())
-		case err := <-playDone:
-			playing = false
-			if err != nil {
-				return fmt.Errorf("%w: %w", ErrFault, err)
-			}
-			lastAction = time.Now()
-			e.logf("fault schedule played")
-			continue
-		case err := <-rbDone:
-			rbFinished = true
-			e.setPhase("restoring")
-			if err != nil {
-				e.logf("recovery failed: %v", err)
-				return nil // the recovery verdict fails the drill
-			}
-			continue
-		case now = <-tick:
-		}
-		e.refresh(now)
-		if err := e.loadFailed(); err != nil {
-			return err
-		}
-		onset := e.getOnset()
-		if !onset.IsZero() && impact < 0 {
-			if i, ok := firstUnhealthyAfter(e.bs, e.hs, onset); ok {
-				impact = i
-				e.logf("impact at %s after onset: %s", fmtDur(e.bs[i].Start.Sub(onset)), e.hs[i].Reason)
-			}
-		}
-		if !rbStarted && !d.Recovery.Empty() {
-			if (d.RecoverOnImpact && impact >= 0) || (!d.RecoverOnImpact && !now.Before(phase.Add(d.RecoverAt))) {
-				startRunbook()
-			}
-		}
-		rbWaiting := !rbFinished && (rbStarted || !d.RecoverOnImpact)
-		if !playing && !rbWaiting {
-			after := firstStartingAt(e.rec.Origin(), d.Bucket, lastAction)
-			_, _, settled := healthyRun(e.hs, after, d.HealthyRun)
-			if impact >= 0 {
-				if _, _, restored := healthyRun(e.hs, impact+1, d.HealthyRun); restored && settled {
-					e.logf("restored")
-					return nil
-				}
-			} else if settled && !now.Before(lastAction.Add(d.Limits.ImpactWithin)) {
-				e.logf("no impact within %s of the last fault action", d.Limits.ImpactWithin)
-				return nil
-			}
-		}
-		base := phase.Add(lastOffset)
-		if onset.After(base) {
-			base = onset
-		}
-		if now.After(base.Add(d.Limits.RecoverWithin)) {
-			e.logf("not restored within %s", d.Limits.RecoverWithin)
-			return nil // the restored verdict fails the drill
-		}
-	}
-}
-
-func stepStatus(r recovery.Result) string {
-	switch {
-	case r.Skipped:
-		return r.SkipReason
-	case r.Err != "":
-		return "failed after " + fmtDur(r.Duration) + ": " + r.Err
-	}
-	return "done in " + fmtDur(r.Duration)
-}
-
-// detect polls the detector from onset until it fires.
-func (e *engine) detect(ctx context.Context) {
-	select {
-	case <-ctx.Done():
-		return
-	case <-e.onsetSet:
-	}
-	tick := time.NewTicker(e.d.DetectEvery)
-	defer tick.Stop()
-	for {
-		at := time.Now()
-		pctx, cancel := context.WithTimeout(ctx, max(e.d.DetectEvery, time.Second))
-		fired, err := e.d.Detect(pctx)
-		cancel()
-		if err == nil && fired {
-			e.mu.Lock()
-			e.detected = at
-			e.mu.Unlock()
-			e.logf("detected %s after onset", fmtDur(at.Sub(e.getOnset())))
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-// revertAll reverts every fault still in effect; it is idempotent.
+// revertAll reverts every fault still in effect; it is idempotent, and a
+// fault whose revert failed is reported once, not retried.
 func (e *engine) revertAll() {
 	ctx, cancel := context.WithTimeout(context.Background(), revertTimeout)
 	defer cancel()
 	if err := e.inj.RevertAll(ctx); err != nil {
 		e.logf("%v", err)
-		if e.res.Err == nil {
-			e.res.Err = fmt.Errorf("%w: %w", ErrFault, err)
-		}
 	}
 }
 
-// catchUp waits until every write acknowledged so far is visible.
-func (e *engine) catchUp(ctx context.Context) {
-	acked := e.acks.snapshot()
-	deadline := time.Now().Add(e.d.Limits.CatchUpWithin)
-	at, _, err := e.waitLanded(ctx, acked, deadline)
-	if err != nil {
-		e.logf("not caught up: %v", err)
-		return
-	}
-	e.res.Timeline.CaughtUp = at
-	e.logf("caught up (%d acknowledged writes visible)", len(acked))
-}
-
-// waitLanded polls the integrity reader until every id in acked has landed
-// or deadline passes. It returns when that happened and the last read.
-func (e *engine) waitLanded(ctx context.Context, acked []string, deadline time.Time) (time.Time, []string, error) {
-	tick := time.NewTicker(e.d.IntegrityEvery)
-	defer tick.Stop()
-	var lastErr error
-	var landed []string
-	for {
-		at := time.Now()
-		rdl := deadline
-		if min := at.Add(e.d.IntegrityEvery); rdl.Before(min) {
-			rdl = min
-		}
-		rctx, cancel := context.WithDeadline(ctx, rdl)
-		ids, err := e.d.Integrity.Landed(rctx)
-		cancel()
-		if err == nil {
-			landed, lastErr = ids, nil
-			if allLanded(acked, ids) {
-				return at, landed, nil
-			}
-		} else {
-			lastErr = fmt.Errorf("read landed ids: %w", err)
-		}
-		if !time.Now().Before(deadline) {
-			if lastErr == nil {
-				lastErr = errors.New("acknowledged writes still missing")
-			}
-			return time.Time{}, landed, fmt.Errorf("after %s: %w", e.d.Limits.CatchUpWithin, lastErr)
-		}
-		select {
-		case <-ctx.Done():
-			return time.Time{}, landed, ctx.Err()
-		case <-tick.C:
-		}
-	}
-}
-
-// stopAll stops the load (draining requests in flight) and the probes; it
-// is idempotent.
+// stopAll stops the load (draining requests in flight), the probes and the
+// detector; it is idempotent.
 func (e *engine) stopAll() {
 	if e.stopLoad == nil {
 		return
@@ -616,27 +325,12 @@ func (e *engine) stopAll() {
 	}
 	e.stopPolls()
 	e.polls.Wait()
-}
-
-// finalIntegrity counts lost and duplicated acknowledged writes.
-func (e *engine) finalIntegrity(ctx context.Context) {
-	if e.d.Integrity == nil || e.rec == nil {
-		return
-	}
-	acked := e.acks.snapshot()
-	deadline := time.Now()
-	if !e.res.Timeline.CaughtUp.IsZero() {
-		// Writes acknowledged after the catch-up snapshot get the same time.
-		deadline = deadline.Add(e.d.Limits.CatchUpWithin)
-	}
-	_, landed, err := e.waitLanded(ctx, acked, deadline)
-	e.res.Integrity = integrityOf(acked, landed, 5)
-	if err != nil && landed == nil {
-		e.res.Integrity.Err = err.Error()
+	if e.det != nil {
+		e.det.wait()
 	}
 }
 
-// complete seals every bucket and computes the timeline, measures and
+// complete seals every bucket and computes the episodes, measures and
 // verdicts.
 func (e *engine) complete() {
 	r := e.res
@@ -648,22 +342,89 @@ func (e *engine) complete() {
 	e.hs = judge(e.hs, e.bs, e.d.Steady, e.d.Rule)
 	r.Buckets, r.Health = e.bs, e.hs
 	r.Faults = e.inj.Records()
-	e.mu.Lock()
-	r.Steps = slices.Clone(e.steps)
-	r.Timeline.Detected = e.detected
-	r.Timeline.FaultReverted = e.reverted
-	e.mu.Unlock()
-	if r.Timeline.FaultReverted.IsZero() {
-		for _, rec := range r.Faults {
-			if rec.Action.Revert && rec.Err == nil {
-				r.Timeline.FaultReverted = rec.Bracket.Acked
-				break
-			}
+	r.Steps = e.rb.results()
+	a := analysis{obs: e.observations(), reads: e.reads}
+	for _, rec := range r.Faults {
+		switch {
+		case rec.Err != nil:
+		case !rec.Action.Revert:
+			a.injects = append(a.injects, injectOf(rec))
+		case r.Timeline.FaultReverted.IsZero():
+			r.Timeline.FaultReverted = rec.Bracket.Acked
 		}
 	}
-	analyze(r, analysis{detectEvery: e.d.DetectEvery, integrityEvery: e.d.IntegrityEvery})
-	if r.Err == nil {
+	if len(a.injects) > 0 {
+		first := r.Faults[slices.IndexFunc(r.Faults, func(x faults.Record) bool { return !x.Action.Revert && x.Err == nil })]
+		r.Timeline.FaultSent, r.Timeline.FaultAcked = first.Bracket.Sent, first.Bracket.Acked
+		r.Timeline.Onset = a.injects[0].mid()
+	}
+	r.Timeline.LastAction = e.lastAction
+	if e.det != nil {
+		a.polls = e.det.snapshot()
+		if err := e.checkQuiet(a.polls, a.injects); err != nil && r.Err == nil {
+			r.Err = err
+		}
+	}
+	analyze(r, a)
+	if !r.Measures.TTD.Valid {
+		r.Timeline.Detected = time.Time{}
+	} else {
+		r.Timeline.Detected = r.Timeline.Onset.Add(r.Measures.TTD.Value)
+	}
+	e.revertFailures()
+	if r.Err == nil || errors.Is(r.Err, ErrRevert) {
 		r.Verdicts = e.d.Budget.Evaluate(r)
 	}
-	e.logf("%s", r.Summary())
+	if e.d.Logf != nil {
+		e.d.Logf("%s", r.Summary())
+	}
+}
+
+// checkQuiet fails a drill whose detector fired between steady state and
+// the first onset.
+func (e *engine) checkQuiet(polls []poll, injects []inject) error {
+	from := e.res.Timeline.SteadyVerified
+	if from.IsZero() {
+		return nil
+	}
+	until := time.Time{}
+	if len(injects) > 0 {
+		until = injects[0].onset.Sent
+	}
+	for _, p := range polls {
+		if p.fired && !p.start.Before(from) && (until.IsZero() || p.end.Before(until)) {
+			return fmt.Errorf("%w: it fired at %s, before any fault: TTD would time nothing. Fix the alert or probe so it is quiet while the system is healthy",
+				ErrDetectorNotQuiet, rel(p.start.Sub(e.res.Timeline.LoadStarted))+" after load start")
+		}
+	}
+	return nil
+}
+
+// revertFailures records the faults that could not be reverted, once each,
+// and makes them the drill's error.
+func (e *engine) revertFailures() {
+	failed := e.inj.Failed()
+	if len(failed) == 0 {
+		return
+	}
+	r := e.res
+	var errs []error
+	for _, f := range failed {
+		r.RevertFailed = append(r.RevertFailed, f)
+		errs = append(errs, f)
+	}
+	err := fmt.Errorf("%w: %w", ErrRevert, errors.Join(errs...))
+	if r.Err == nil || !errors.Is(r.Err, ErrRevert) {
+		r.Err = err
+	}
+}
+
+// observations gathers every request, sorted by intended time, and every
+// probe sample, for locating instants.
+func (e *engine) observations() *observations {
+	e.reqMu.Lock()
+	reqs := slices.Clone(e.reqs)
+	e.reqMu.Unlock()
+	slices.SortFunc(reqs, func(a, b request) int { return a.intended.Compare(b.intended) })
+	return &observations{reqs: reqs, samples: e.rec.Samples(), steady: e.d.Steady, qs: slo.QuantilesOf(e.d.Steady)}
 }

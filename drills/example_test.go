@@ -47,8 +47,10 @@ func ExampleExecute() {
 	}
 	ttr := res.Measures.TTR
 	fmt.Println("passed:", res.Passed())
-	fmt.Println("TTR within 200ms ± resolution:", (ttr.Value-200*time.Millisecond).Abs() <= ttr.Resolution+res.Load.MaxLate+5*time.Millisecond)
+	fmt.Println("TTR within 200ms ± resolution:", (ttr.Value-200*time.Millisecond).Abs() <= ttr.Resolution()+res.Load.MaxLate+5*time.Millisecond)
+	fmt.Println("episodes:", len(res.Episodes))
 	// Output:
 	// passed: true
 	// TTR within 200ms ± resolution: true
+	// episodes: 1
 }

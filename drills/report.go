@@ -26,74 +26,44 @@ func (r *Result) Report() reports.Drill {
 		Passed:     r.Passed(),
 		Bucket:     reports.Duration(r.Bucket),
 		HealthyRun: r.HealthyRun,
+		Restored:   r.Restored,
+		Seed:       r.Seed,
 		Faults:     []reports.Fault{},
 		Steps:      []reports.Step{},
 		Series:     []reports.Series{},
 		Budgets:    []reports.Verdict{},
+		Episodes:   []reports.Episode{},
 	}
 	if r.Err != nil {
 		d.Error = r.Err.Error()
 	}
-	tl := r.Timeline
-	opt := func(t time.Time) *time.Time {
-		if t.IsZero() {
-			return nil
-		}
-		return &t
+	for _, err := range r.RevertFailed {
+		d.RevertFailed = append(d.RevertFailed, err.Error())
 	}
-	d.Timeline = reports.Timeline{
-		LoadStarted:    tl.LoadStarted,
-		SteadyVerified: tl.SteadyVerified,
-		FaultSent:      tl.FaultSent,
-		FaultAcked:     tl.FaultAcked,
-		Impact:         opt(tl.Impact),
-		Detected:       opt(tl.Detected),
-		RecoveryStart:  opt(tl.RecoveryStart),
-		RecoveryDone:   opt(tl.RecoveryDone),
-		FaultReverted:  opt(tl.FaultReverted),
-		Restored:       opt(tl.Restored),
-		CaughtUp:       opt(tl.CaughtUp),
-		End:            tl.End,
-	}
-	m := func(x Measure) reports.Measure {
-		return reports.Measure{Valid: x.Valid, Value: reports.Duration(x.Value), Resolution: reports.Duration(x.Resolution)}
-	}
+	d.Timeline = r.Timeline.report()
 	d.Measures = reports.Measures{
-		TTR:            m(r.Measures.TTR),
-		TTD:            m(r.Measures.TTD),
-		Impact:         m(r.Measures.Impact),
-		Runbook:        m(r.Measures.Runbook),
-		CatchUp:        m(r.Measures.CatchUp),
+		TTR:            r.Measures.TTR.report(),
+		TTD:            r.Measures.TTD.report(),
+		Impact:         r.Measures.Impact.report(),
+		Runbook:        r.Measures.Runbook.report(),
+		CatchUp:        r.Measures.CatchUp.report(),
 		Requests:       r.Measures.Requests,
 		FailedRequests: r.Measures.FailedRequests,
 		LateStarts:     r.Measures.LateStarts,
+	}
+	for _, ep := range r.Episodes {
+		d.Episodes = append(d.Episodes, reports.Episode{
+			Fault: ep.Fault, Onset: ep.Onset, OnsetSource: ep.OnsetSource, Impact: ep.Impact,
+			Restored: optTime(ep.Restored), TTR: ep.TTR.report(), Duration: ep.Duration.report(),
+		})
 	}
 	in := r.Integrity
 	d.Integrity = reports.Integrity{
 		Checked: in.Checked, Acknowledged: in.Acknowledged, Landed: in.Landed,
 		Lost: in.Lost, Duplicated: in.Duplicated, LostSample: in.LostSample,
+		Late: in.Late, LateSample: in.LateSample, Err: in.Err,
 	}
-	// One entry per fault: its inject bracket and, if any, its revert.
-	for _, rec := range r.Faults {
-		b := reports.Bracket{Sent: rec.Bracket.Sent, Acked: rec.Bracket.Acked}
-		if !rec.Action.Revert {
-			f := reports.Fault{Name: rec.Fault, Inject: b}
-			if rec.Err != nil {
-				f.Error = rec.Err.Error()
-			}
-			d.Faults = append(d.Faults, f)
-			continue
-		}
-		for i := len(d.Faults) - 1; i >= 0; i-- {
-			if d.Faults[i].Name == rec.Fault && d.Faults[i].Revert == nil {
-				d.Faults[i].Revert = &b
-				if rec.Err != nil {
-					d.Faults[i].Error = rec.Err.Error()
-				}
-				break
-			}
-		}
-	}
+	d.Faults = r.reportFaults()
 	for _, s := range r.Steps {
 		d.Steps = append(d.Steps, reports.Step{
 			Name: s.Name, Start: s.Start, End: s.End, Output: s.Output,
@@ -107,6 +77,69 @@ func (r *Result) Report() reports.Drill {
 		})
 	}
 	return d
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func (tl Timeline) report() reports.Timeline {
+	return reports.Timeline{
+		LoadStarted:    tl.LoadStarted,
+		SteadyVerified: tl.SteadyVerified,
+		FaultSent:      tl.FaultSent,
+		FaultAcked:     tl.FaultAcked,
+		Onset:          optTime(tl.Onset),
+		Impact:         optTime(tl.Impact),
+		Detected:       optTime(tl.Detected),
+		RecoveryStart:  optTime(tl.RecoveryStart),
+		RecoveryDone:   optTime(tl.RecoveryDone),
+		FaultReverted:  optTime(tl.FaultReverted),
+		Restored:       optTime(tl.Restored),
+		CaughtUp:       optTime(tl.CaughtUp),
+		End:            tl.End,
+	}
+}
+
+func (m Measure) report() reports.Measure {
+	return reports.Measure{
+		Valid: m.Valid, Value: reports.Duration(m.Value), Resolution: reports.Duration(m.Resolution()),
+		Lower: reports.Duration(m.Lower), Upper: reports.Duration(m.Upper), Source: m.Source,
+	}
+}
+
+// reportFaults lists one entry per fault: its inject bracket, its onset
+// and, if any, its revert.
+func (r *Result) reportFaults() []reports.Fault {
+	out := []reports.Fault{}
+	for _, rec := range r.Faults {
+		b := reports.Bracket{Sent: rec.Bracket.Sent, Acked: rec.Bracket.Acked}
+		if !rec.Action.Revert {
+			f := reports.Fault{Name: rec.Fault, Inject: b}
+			if rec.Err != nil {
+				f.Error = rec.Err.Error()
+			} else {
+				in := injectOf(rec)
+				f.Onset = &reports.Bracket{Sent: in.onset.Sent, Acked: in.onset.Acked}
+				f.OnsetSource = in.source
+			}
+			out = append(out, f)
+			continue
+		}
+		for i := len(out) - 1; i >= 0; i-- {
+			if out[i].Name == rec.Fault && out[i].Revert == nil {
+				out[i].Revert = &b
+				if rec.Err != nil {
+					out[i].Error = rec.Err.Error()
+				}
+				break
+			}
+		}
+	}
+	return out
 }
 
 // series builds the per-bucket SLI series: success ratio (carrying the
@@ -154,12 +187,24 @@ var collector struct {
 }
 
 // Collect adds a result to the process-wide report, if FIREDRILL_REPORT_DIR
-// is set. Run calls it; call it yourself for results of Execute.
-func Collect(r *Result) {
+// is set. Run calls it when its test ends; call it yourself for results of
+// Execute.
+func Collect(r *Result) { collect(r, false) }
+
+// collect adds r; testFailed says the go test that ran it failed, which
+// makes the reported verdict a failure even if the drill itself passed.
+func collect(r *Result, testFailed bool) {
 	if r == nil || os.Getenv(EnvReportDir) == "" {
 		return
 	}
 	d := r.Report()
+	if testFailed && d.Passed {
+		d.Passed = false
+		d.TestFailed = true
+		d.TestFailure = "the test failed after the drill passed its budget (see the test's own assertions in its log)"
+	} else if testFailed {
+		d.TestFailed = true
+	}
 	collector.mu.Lock()
 	defer collector.mu.Unlock()
 	if collector.samples == nil {
@@ -218,9 +263,9 @@ func firstEnv(names ...string) string {
 	return ""
 }
 
-// WriteReport writes the collected run into dir as report.json (the
-// versioned schema) and report.md, each atomically, and returns the JSON
-// file's path. It writes nothing and returns "" when no drill was
+// WriteReport merges the collected run into dir's report.json (the
+// versioned schema; drills already there are kept) and rewrites report.md
+// from it, each atomically, and returns the JSON file's path. It writes nothing and returns "" when no drill was
 // collected.
 func WriteReport(dir string) (string, error) {
 	run := Collected()
@@ -231,10 +276,13 @@ func WriteReport(dir string) (string, error) {
 		return "", fmt.Errorf("write report: %w", err)
 	}
 	path := filepath.Join(dir, "report.json")
-	if err := reports.WriteFile(path, reports.JSON, run); err != nil {
+	// Several test binaries (one per package) may write the same
+	// directory, at once: each merges its drills into the file under a lock.
+	merged, err := reports.MergeFile(path, run)
+	if err != nil {
 		return "", err
 	}
-	if err := reports.WriteFile(filepath.Join(dir, "report.md"), reports.Markdown, run); err != nil {
+	if err := reports.WriteFile(filepath.Join(dir, "report.md"), reports.Markdown, merged); err != nil {
 		return path, err
 	}
 	return path, nil

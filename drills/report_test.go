@@ -15,7 +15,7 @@ import (
 
 func TestReportConversionAndWrite(t *testing.T) {
 	onset := t0.Add(2 * time.Second)
-	r := synth(t, 6*time.Second, 1000, onset, 2*time.Millisecond, 10, outage(onset, onset.Add(time.Second)))
+	r := world{dur: 6 * time.Second, rate: 1000, ok: outage(onset, onset.Add(time.Second)), injects: []time.Time{onset}, bw: 2 * time.Millisecond}.run(t)
 	r.Steps = []recovery.Result{{Name: "restart", Start: onset.Add(time.Second), End: onset.Add(1100 * time.Millisecond)}}
 	r.Faults = append(r.Faults, r.Faults[0])
 	r.Faults[1].Action.Revert = true

@@ -18,43 +18,89 @@ type Timeline struct {
 	LoadStarted    time.Time
 	SteadyVerified time.Time
 	FaultPhase     time.Time // offsets of the fault schedule count from here
-	FaultSent      time.Time // first inject bracket
+	FaultSent      time.Time // first inject's call bracket
 	FaultAcked     time.Time
-	// Onset is the midpoint of the first inject bracket.
+	// Onset is the first inject's onset: the midpoint of the interval known
+	// to contain the instant it took effect (Episodes[0].OnsetBounds).
 	Onset         time.Time
-	Impact        time.Time // start of the first unhealthy bucket ending after onset
+	Impact        time.Time // the first episode's impact
 	Detected      time.Time // first detector poll that fired after onset
 	RecoveryStart time.Time
 	RecoveryDone  time.Time
 	FaultReverted time.Time // first revert acknowledged (by the schedule or at the end)
-	Restored      time.Time // start of the first bucket of the first run of K healthy buckets after impact
-	CaughtUp      time.Time
-	End           time.Time
+	// LastAction is when the schedule's last action (inject or revert, or
+	// the end of a lasting fault such as a crash loop) was due.
+	LastAction time.Time
+	// Restored is the last episode's restoration, when the drill was
+	// restored (the steady state held for K buckets after the last action).
+	Restored time.Time
+	CaughtUp time.Time
+	End      time.Time
 }
 
-// Measure is a duration with its resolution (the ± of the measurement).
-// Valid is false when the measure does not apply or the event never came.
+// Measure is a duration known to lie in [Lower, Upper], with Value its
+// best estimate inside. Valid is false when the measure does not apply or
+// the event never came. Source says what located it: "requests" (the
+// spacing of requests), "probe NAME" (a probe's reads), "buckets",
+// "detector polls", "integrity reads", "steps".
 type Measure struct {
-	Valid      bool
-	Value      time.Duration
-	Resolution time.Duration
+	Valid        bool
+	Value        time.Duration
+	Lower, Upper time.Duration
+	Source       string
 }
 
-// String is "3.05s ± 0.101s", or "n/a".
+// Resolution is the ± short form of the bounds: the larger distance from
+// Value to a bound.
+func (m Measure) Resolution() time.Duration {
+	return max(m.Value-m.Lower, m.Upper-m.Value, 0)
+}
+
+// Contains reports whether d lies within the measure's bounds.
+func (m Measure) Contains(d time.Duration) bool {
+	return m.Valid && d >= m.Lower && d <= m.Upper
+}
+
+// String is "3.05s ± 4ms", or "n/a".
 func (m Measure) String() string {
 	if !m.Valid {
 		return "n/a"
 	}
-	if m.Resolution == 0 {
+	if m.Resolution() == 0 {
 		return fmtDur(m.Value)
 	}
-	return fmtDur(m.Value) + " ± " + fmtDur(m.Resolution)
+	return fmtDur(m.Value) + " ± " + fmtDur(m.Resolution())
+}
+
+// Interval is "[3.049s, 3.053s]".
+func (m Measure) Interval() string {
+	if !m.Valid {
+		return "n/a"
+	}
+	return "[" + fmtDur(m.Lower) + ", " + fmtDur(m.Upper) + "]"
+}
+
+// exact is a measure known exactly (the runbook's own timing).
+func exact(d time.Duration, source string) Measure {
+	return Measure{Valid: true, Value: d, Lower: d, Upper: d, Source: source}
+}
+
+// between is the measure of end − start where start lies in [sLo, sHi]
+// with best estimate s, and end in [eLo, eHi] with best estimate e.
+// Negative lower bounds are clipped to 0 (nothing here precedes its cause).
+func between(s, sLo, sHi, e, eLo, eHi time.Time, source string) Measure {
+	m := Measure{Valid: true, Value: e.Sub(s), Lower: max(eLo.Sub(sHi), 0), Upper: eHi.Sub(sLo), Source: source}
+	m.Value = min(max(m.Value, m.Lower), m.Upper)
+	return m
 }
 
 // Measures are the figures derived from the timeline and the buckets.
 type Measures struct {
-	TTR            Measure
-	TTD            Measure
+	// TTR is the worst episode's time to recover (Budget.TTR holds for
+	// each episode, so the worst decides).
+	TTR Measure
+	TTD Measure
+	// Impact is the worst episode's duration (restored − impact).
 	Impact         Measure
 	Runbook        Measure
 	CatchUp        Measure
@@ -63,15 +109,43 @@ type Measures struct {
 	LateStarts     int64
 }
 
+// Episode is one period of unhealthiness after an inject: its own onset
+// (of the inject it follows), impact, restoration and TTR.
+type Episode struct {
+	Fault string // the inject the episode follows
+	// Onset is the inject's onset, known to lie in OnsetBounds (from
+	// OnsetSource: the inject call's bracket, or the target's own record).
+	Onset       time.Time
+	OnsetBounds faults.Bracket
+	OnsetSource string
+	// Impact is the first observation after onset that the steady state
+	// rejects (a failed or slow request, a probe read out of bounds).
+	Impact time.Time
+	// Restored is when the steady state held again, followed by K healthy
+	// buckets; zero when the episode never ended.
+	Restored time.Time
+	TTR      Measure // restored − onset
+	Duration Measure // restored − impact
+	// first and last bucket index (last: the first bucket of the healthy
+	// run that ended it, -1 when open).
+	impactBucket, restoredBucket int
+}
+
 // IntegrityResult is the accounting of acknowledged writes.
 type IntegrityResult struct {
 	Checked      bool
 	Acknowledged int64
 	Landed       int64 // distinct acknowledged ids seen downstream
-	Lost         int64
-	Duplicated   int64 // ids seen more than once (each extra copy counts)
-	LostSample   []string
-	Err          string // last error of the reader, if it never succeeded
+	// Lost are acknowledged writes still not visible at the final read,
+	// Limits.LostAfter past the catch-up deadline.
+	Lost int64
+	// Late are acknowledged writes not visible by the catch-up deadline
+	// that became visible before the final read.
+	Late       int64
+	Duplicated int64 // ids seen more than once (each extra copy counts)
+	LostSample []string
+	LateSample []string
+	Err        string // last error of the reader, if it never succeeded
 }
 
 // Result is everything a drill measured.
@@ -81,11 +155,28 @@ type Result struct {
 	HealthyRun int
 	Limits     Limits
 	Steady     string // the steady-state objective's name
-	Timeline   Timeline
-	Measures   Measures
+	// ExpectNoImpact is the drill's declaration that its faults should not
+	// disturb the steady state.
+	ExpectNoImpact bool
+	// Detector is true when the drill had a detector (Drill.Detect).
+	Detector bool
+	// Seed replays a random (nemesis) schedule; 0 when there is none.
+	Seed     uint64
+	Timeline Timeline
+	Measures Measures
+	// Episodes are the periods of unhealthiness after an inject.
+	Episodes []Episode
+	// Restored is true when no episode was left open and the steady state
+	// held for K healthy buckets after the schedule's last action.
+	Restored bool
+	// Unimpacted names the injects after which the steady state never
+	// broke (a fault that missed its target).
+	Unimpacted []string
 	Integrity  IntegrityResult
 	Faults     []faults.Record
-	Steps      []recovery.Result
+	// RevertFailed are the faults that could not be reverted.
+	RevertFailed []error
+	Steps        []recovery.Result
 	// Buckets are the sealed buckets from load start, Health their
 	// judgement by the steady state.
 	Buckets []slo.Bucket
@@ -126,7 +217,7 @@ func (r *Result) Missed() []Verdict {
 	return out
 }
 
-// Summary is one line: "drill x: TTR 3.05s ± 0.101s, TTD n/a, lost 0, ... passed".
+// Summary is one line: "drill x: TTR 3.05s ± 4ms, TTD n/a, lost 0, ... passed".
 func (r *Result) Summary() string {
 	verdict := "passed"
 	switch {
@@ -135,105 +226,41 @@ func (r *Result) Summary() string {
 	case !r.Passed():
 		verdict = "FAILED"
 	}
-	s := fmt.Sprintf("drill %s: TTR %s, TTD %s, impact %s, failed requests %d/%d",
-		r.Name, r.Measures.TTR, r.Measures.TTD, r.Measures.Impact, r.Measures.FailedRequests, r.Measures.Requests)
+	s := fmt.Sprintf("drill %s: TTR %s, TTD %s, impact %s, episodes %d, failed requests %d/%d",
+		r.Name, r.Measures.TTR, r.Measures.TTD, r.Measures.Impact, len(r.Episodes), r.Measures.FailedRequests, r.Measures.Requests)
 	if r.Integrity.Checked {
-		s += fmt.Sprintf(", lost %d, duplicated %d, catch-up %s", r.Integrity.Lost, r.Integrity.Duplicated, r.Measures.CatchUp)
+		s += fmt.Sprintf(", lost %d, late %d, duplicated %d, catch-up %s", r.Integrity.Lost, r.Integrity.Late, r.Integrity.Duplicated, r.Measures.CatchUp)
+	}
+	if r.Seed != 0 {
+		s += fmt.Sprintf(", seed %d", r.Seed)
 	}
 	return s + ": " + verdict
 }
 
-// FormatTimeline renders the timeline, the measures and the verdicts as
-// indented lines, with times relative to fault onset (or to load start
-// when no fault was injected).
+type event struct {
+	at   time.Time
+	what string
+}
+
+// FormatTimeline renders the timeline, the episodes, the measures and the
+// verdicts as indented lines, with times relative to fault onset (or to
+// load start when no fault was injected).
 func (r *Result) FormatTimeline() string {
 	tl := r.Timeline
 	zero, zeroName := tl.Onset, "fault onset"
 	if zero.IsZero() {
 		zero, zeroName = tl.LoadStarted, "load start"
 	}
-	type ev struct {
-		at   time.Time
-		what string
-	}
-	var evs []ev
-	add := func(t time.Time, what string) {
-		if !t.IsZero() {
-			evs = append(evs, ev{t, what})
-		}
-	}
-	add(tl.LoadStarted, "load started")
-	add(tl.SteadyVerified, fmt.Sprintf("steady state verified (%d healthy buckets of %s: %s)", r.HealthyRun, fmtDur(r.Bucket), r.Steady))
-	add(tl.FaultPhase, "fault phase started")
-	for _, rec := range r.Faults {
-		verb := "inject"
-		if rec.Action.Revert {
-			verb = "revert"
-		}
-		if rec.Cleanup {
-			verb = "revert (cleanup)"
-		}
-		what := fmt.Sprintf("%s %s: sent", verb, rec.Fault)
-		add(rec.Bracket.Sent, what)
-		ack := fmt.Sprintf("%s %s: acknowledged (bracket %s)", verb, rec.Fault, fmtDur(rec.Bracket.Width()))
-		if rec.Err != nil {
-			ack = fmt.Sprintf("%s %s: FAILED: %v", verb, rec.Fault, rec.Err)
-		}
-		add(rec.Bracket.Acked, ack)
-	}
-	if !tl.Impact.IsZero() {
-		reason := ""
-		if i := r.bucketAt(tl.Impact); i >= 0 && i < len(r.Health) {
-			reason = ": " + r.Health[i].Reason
-		}
-		add(tl.Impact, "impact (first unhealthy bucket"+reason+")")
-	}
-	// Flaps: buckets that turned unhealthy again before restoration.
-	if !tl.Impact.IsZero() {
-		from, to := r.bucketAt(tl.Impact), len(r.Health)
-		if !tl.Restored.IsZero() {
-			to = min(to, r.bucketAt(tl.Restored))
-		}
-		flaps, healthySeen := 0, false
-		for i := max(from, 0); i < to && i < len(r.Buckets); i++ {
-			switch r.Health[i].Health {
-			case slo.Healthy:
-				healthySeen = true
-			case slo.Unhealthy:
-				if healthySeen && flaps < 5 {
-					flaps++
-					add(r.Buckets[i].Start, "unhealthy again: "+r.Health[i].Reason)
-				}
-				healthySeen = false
-			}
-		}
-	}
-	add(tl.Detected, "detected")
-	for _, s := range r.Steps {
-		switch {
-		case s.Skipped:
-			add(s.Start, fmt.Sprintf("recovery step %q %s", s.Name, s.SkipReason))
-		case s.Err != "":
-			add(s.Start, fmt.Sprintf("recovery step %q started", s.Name))
-			add(s.End, fmt.Sprintf("recovery step %q FAILED after %s: %s", s.Name, fmtDur(s.Duration), s.Err))
-		default:
-			add(s.Start, fmt.Sprintf("recovery step %q started", s.Name))
-			add(s.End, fmt.Sprintf("recovery step %q done in %s", s.Name, fmtDur(s.Duration)))
-		}
-	}
-	add(tl.Restored, fmt.Sprintf("restored (first of %d healthy buckets)", r.HealthyRun))
-	add(tl.CaughtUp, "caught up (every acknowledged write visible)")
-	add(tl.End, "end")
-	slices.SortStableFunc(evs, func(a, b ev) int { return a.at.Compare(b.at) })
+	evs := r.events()
+	slices.SortStableFunc(evs, func(a, b event) int { return a.at.Compare(b.at) })
 
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "timeline of drill %q (t=0 at %s, %s):\n", r.Name, zeroName, zero.Format("15:04:05.000"))
 	for _, e := range evs {
 		fmt.Fprintf(&sb, "  %10s  %s\n", rel(e.at.Sub(zero)), e.what)
 	}
-	if strip := r.healthStrip(zero); strip != "" {
-		sb.WriteString(strip)
-	}
+	sb.WriteString(r.healthStrip(zero))
+	r.writeEpisodes(&sb)
 	m := r.Measures
 	fmt.Fprintf(&sb, "measures: TTR %s, TTD %s, impact %s, runbook %s, catch-up %s\n", m.TTR, m.TTD, m.Impact, m.Runbook, m.CatchUp)
 	fmt.Fprintf(&sb, "requests: %d, failed %d, late starts %d", m.Requests, m.FailedRequests, m.LateStarts)
@@ -242,8 +269,11 @@ func (r *Result) FormatTimeline() string {
 	}
 	sb.WriteByte('\n')
 	if r.Integrity.Checked {
-		fmt.Fprintf(&sb, "integrity: acknowledged %d, landed %d, lost %d, duplicated %d\n",
-			r.Integrity.Acknowledged, r.Integrity.Landed, r.Integrity.Lost, r.Integrity.Duplicated)
+		fmt.Fprintf(&sb, "integrity: acknowledged %d, landed %d, lost %d, late %d, duplicated %d\n",
+			r.Integrity.Acknowledged, r.Integrity.Landed, r.Integrity.Lost, r.Integrity.Late, r.Integrity.Duplicated)
+	}
+	if r.Seed != 0 {
+		fmt.Fprintf(&sb, "nemesis seed: %d (the same seed replays the same schedule)\n", r.Seed)
 	}
 	if r.Err != nil {
 		fmt.Fprintf(&sb, "error: %v\n", r.Err)
@@ -257,8 +287,107 @@ func (r *Result) FormatTimeline() string {
 	return sb.String()
 }
 
-// healthStrip draws the bucket health around the fault as one character per
-// bucket: '+' healthy, 'x' unhealthy, '.' unknown, '|' at onset.
+// events lists the timeline's events, unsorted.
+func (r *Result) events() []event {
+	tl := r.Timeline
+	var evs []event
+	add := func(t time.Time, what string) {
+		if !t.IsZero() {
+			evs = append(evs, event{t, what})
+		}
+	}
+	add(tl.LoadStarted, "load started")
+	add(tl.SteadyVerified, fmt.Sprintf("steady state verified (%d healthy buckets of %s: %s)", r.HealthyRun, fmtDur(r.Bucket), r.Steady))
+	add(tl.FaultPhase, "fault phase started")
+	for _, rec := range r.Faults {
+		verb := "inject"
+		if rec.Action.Revert {
+			verb = "revert"
+		}
+		if rec.Cleanup {
+			verb = "revert (cleanup)"
+		}
+		add(rec.Bracket.Sent, fmt.Sprintf("%s %s: sent", verb, rec.Fault))
+		ack := fmt.Sprintf("%s %s: acknowledged (bracket %s)", verb, rec.Fault, fmtDur(rec.Bracket.Width()))
+		switch {
+		case rec.Err != nil && rec.Action.Revert:
+			ack = fmt.Sprintf("%s %s: FAILED (the error below says why and how to fix it)", verb, rec.Fault)
+		case rec.Err != nil:
+			ack = fmt.Sprintf("%s %s: FAILED: %s", verb, rec.Fault, firstLine(rec.Err.Error()))
+		}
+		add(rec.Bracket.Acked, ack)
+	}
+	for i, ep := range r.Episodes {
+		reason := ""
+		if j := ep.impactBucket; j >= 0 && j < len(r.Health) {
+			reason = ": " + r.Health[j].Reason
+		}
+		add(ep.Impact, fmt.Sprintf("impact, episode %d (%s%s)", i+1, ep.Fault, reason))
+		if !ep.Restored.IsZero() {
+			add(ep.Restored, fmt.Sprintf("restored, episode %d (then %d healthy buckets)", i+1, r.HealthyRun))
+		}
+		evs = append(evs, r.flaps(ep)...)
+	}
+	add(tl.LastAction, "last scheduled fault action")
+	add(tl.Detected, "detected")
+	for _, s := range r.Steps {
+		switch {
+		case s.Skipped:
+			add(s.Start, fmt.Sprintf("recovery step %q %s", s.Name, s.SkipReason))
+		case s.Err != "":
+			add(s.Start, fmt.Sprintf("recovery step %q started", s.Name))
+			add(s.End, fmt.Sprintf("recovery step %q FAILED after %s: %s", s.Name, fmtDur(s.Duration), s.Err))
+		default:
+			add(s.Start, fmt.Sprintf("recovery step %q started", s.Name))
+			add(s.End, fmt.Sprintf("recovery step %q done in %s", s.Name, fmtDur(s.Duration)))
+		}
+	}
+	add(tl.CaughtUp, "caught up (every acknowledged write visible)")
+	add(tl.End, "end")
+	return evs
+}
+
+// flaps are the buckets of an episode that turned unhealthy again after a
+// healthy one (at most 5).
+func (r *Result) flaps(ep Episode) []event {
+	var evs []event
+	to := len(r.Health)
+	if ep.restoredBucket >= 0 {
+		to = min(to, ep.restoredBucket)
+	}
+	healthySeen := false
+	for i := max(ep.impactBucket, 0); i < to && i < len(r.Buckets) && len(evs) < 5; i++ {
+		switch r.Health[i].Health {
+		case slo.Healthy:
+			healthySeen = true
+		case slo.Unhealthy:
+			if healthySeen {
+				evs = append(evs, event{r.Buckets[i].Start, "unhealthy again: " + r.Health[i].Reason})
+			}
+			healthySeen = false
+		}
+	}
+	return evs
+}
+
+// writeEpisodes lists every episode with its bounds.
+func (r *Result) writeEpisodes(sb *strings.Builder) {
+	if len(r.Episodes) == 0 {
+		return
+	}
+	sb.WriteString("episodes:\n")
+	for i, ep := range r.Episodes {
+		restored := "NOT RESTORED"
+		if !ep.Restored.IsZero() {
+			restored = "TTR " + ep.TTR.String() + " in " + ep.TTR.Interval() + " (" + ep.TTR.Source + ")"
+		}
+		fmt.Fprintf(sb, "  %d. %s: onset ± %s (%s), %s\n", i+1, ep.Fault,
+			fmtDur(ep.OnsetBounds.Width()/2), ep.OnsetSource, restored)
+	}
+}
+
+// healthStrip draws the bucket health around the faults as one character
+// per bucket: '+' healthy, 'x' unhealthy, '.' unknown, '|' at onset.
 func (r *Result) healthStrip(zero time.Time) string {
 	if len(r.Health) == 0 || r.Timeline.Onset.IsZero() {
 		return ""
@@ -266,7 +395,7 @@ func (r *Result) healthStrip(zero time.Time) string {
 	on := r.bucketAt(r.Timeline.Onset)
 	from := max(on-r.HealthyRun, 0)
 	to := len(r.Health)
-	if !r.Timeline.Restored.IsZero() {
+	if r.Restored && !r.Timeline.Restored.IsZero() {
 		to = min(to, r.bucketAt(r.Timeline.Restored)+r.HealthyRun+1)
 	}
 	if to-from > 400 {
@@ -301,4 +430,11 @@ func rel(d time.Duration) string {
 		sign, d = "-", -d
 	}
 	return fmt.Sprintf("%s%.3fs", sign, d.Seconds())
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 )
 
 // AllFault injects several faults as one: in order, and if one fails, the
@@ -20,9 +21,21 @@ type AllFault struct {
 
 var _ Fault = (*AllFault)(nil)
 var _ Validator = (*AllFault)(nil)
+var _ Lasting = (*AllFault)(nil)
 
 // All groups faults into one fault.
 func All(faults ...Fault) *AllFault { return &AllFault{faults: faults} }
+
+// Lasts is the longest Lasts of its members (zero if none is Lasting).
+func (f *AllFault) Lasts() time.Duration {
+	var d time.Duration
+	for _, x := range f.faults {
+		if l, ok := x.(Lasting); ok && !isNil(x) {
+			d = max(d, l.Lasts())
+		}
+	}
+	return d
+}
 
 // Name is "all(<name>, <name>...)".
 func (f *AllFault) Name() string {

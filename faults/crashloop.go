@@ -30,6 +30,7 @@ type CrashLoopFault struct {
 
 var _ Fault = (*CrashLoopFault)(nil)
 var _ Validator = (*CrashLoopFault)(nil)
+var _ Lasting = (*CrashLoopFault)(nil)
 
 // CrashLoop kills c n times, interval apart, with SIGKILL.
 func CrashLoop(c ContainerTarget, n int, interval time.Duration) *CrashLoopFault {
@@ -59,6 +60,12 @@ func (f *CrashLoopFault) Validate() error {
 		return fmt.Errorf("crashloop %s: %w: signal %q", nameOf(f.c), ErrInvalid, f.signal)
 	}
 	return nil
+}
+
+// Lasts is how long the loop goes on after Inject: the n-1 kills after the
+// first, Interval apart.
+func (f *CrashLoopFault) Lasts() time.Duration {
+	return time.Duration(max(f.n-1, 0)) * f.interval
 }
 
 // Kills is how many kills have been sent so far.

@@ -24,10 +24,16 @@
 //   - All groups faults into one, rolled back as a whole.
 //
 // Schedules say when: At, For, Every, After, Sequence, Parallel and a
-// seeded random Nemesis. Validate checks a schedule and every fault in it
-// before anything is injected. An Injector plays a schedule, records a
-// Bracket per action, tracks what is in effect and reverts it all
-// (RevertAll), and with Guard does so however the test ends.
+// seeded random Nemesis (its seed exposed as Seeded, through composites
+// too; LastActionAt counts a Lasting fault's extra time). Validate checks a
+// schedule and every fault in it before anything is injected. An Injector
+// plays a schedule, records a Bracket per action and an Onset per inject
+// (narrowed by an Onsetter from the Docker daemon's own record: a kill's
+// onset is the call's start to the process's reaping), tracks what is in
+// effect and reverts it all (RevertAll), and with Guard does so however the
+// test ends (through the process's one ending handler, scenarios.AtEnd). A
+// revert that fails is tried once and reported once, as a RevertError with
+// the fix by hand (Injector.Failed).
 package faults
 
 import (

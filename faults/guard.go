@@ -4,15 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"testing"
 	"time"
-)
 
-// GuardMargin is how long before a test's -timeout deadline Guard reverts
-// the faults in effect (at most a quarter of the time left).
-const GuardMargin = 3 * time.Second
+	"github.com/firedrill/firedrill/scenarios"
+)
 
 // Guard makes sure nothing inj injected outlives the test t:
 //   - when t ends, pass, failure or panic (t.Cleanup);
@@ -21,62 +17,26 @@ const GuardMargin = 3 * time.Second
 //   - on SIGINT or SIGTERM, after which the signal is raised again so that
 //     the process ends as it would have.
 //
+// The last two go through the process's one ending handler
+// (scenarios.AtEnd, at scenarios.StageFaults): faults are reverted before
+// the systems started with scenarios.Start are torn down, within
+// scenarios.EndMargin of the deadline.
+//
 // Call it before injecting anything. Errors of the final revert are
-// reported with t.Errorf.
+// reported with t.Errorf, once per fault (see Injector.Failed).
 func (in *Injector) Guard(t testing.TB) {
 	t.Helper()
-	// RevertAll is idempotent and each fault's Revert is serialized, so
-	// these may overlap harmlessly.
-	revertAll := func(why string, timeout time.Duration) error {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	// RevertAll is serialized and each fault is reverted at most until it
+	// fails, so the hook and the cleanup may overlap harmlessly.
+	scenarios.AtEnd(t, scenarios.StageFaults, "reverting the faults of "+t.Name(), func(ctx context.Context) error {
+		fmt.Fprintf(os.Stderr, "firedrill: faults: reverting %d faults\n", len(in.Active()))
+		return in.RevertAll(ctx)
+	})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := in.RevertAll(ctx); err != nil {
-			return fmt.Errorf("%s: %w", why, err)
-		}
-		return nil
-	}
-
-	var timer *time.Timer
-	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
-		if dl, ok := d.Deadline(); ok {
-			left := time.Until(dl)
-			margin := min(GuardMargin, left/4)
-			timer = time.AfterFunc(left-margin, func() {
-				fmt.Fprintf(os.Stderr, "firedrill: faults: -timeout is %v away: reverting %d faults\n", margin.Round(time.Millisecond), len(in.Active()))
-				if err := revertAll("faults: -timeout is near", margin); err != nil {
-					fmt.Fprintln(os.Stderr, err)
-				}
-			})
-		}
-	}
-
-	sigs := make(chan os.Signal, 1)
-	stop := make(chan struct{})
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		select {
-		case <-stop:
-			return
-		case sig := <-sigs:
-			fmt.Fprintf(os.Stderr, "firedrill: faults: %v: reverting %d faults\n", sig, len(in.Active()))
-			if err := revertAll("faults: "+sig.String(), 10*time.Second); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-			}
-			signal.Stop(sigs)
-			if s, ok := sig.(syscall.Signal); ok {
-				_ = syscall.Kill(os.Getpid(), s)
-			}
-		}
-	}()
-
-	t.Cleanup(func() {
-		if timer != nil {
-			timer.Stop()
-		}
-		signal.Stop(sigs)
-		close(stop)
-		if err := revertAll("revert faults at the end of "+t.Name(), 30*time.Second); err != nil {
-			t.Errorf("%v", err)
+			t.Errorf("revert faults at the end of %s: %v", t.Name(), err)
 		}
 	})
 }

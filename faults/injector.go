@@ -14,14 +14,31 @@ type Record struct {
 	Action  Action
 	Fault   string  // the fault's Name at the time
 	Bracket Bracket // when the call was sent and when it returned
-	Err     error   // nil on success
+	// Onset is the interval known to contain the instant the fault took effect.
+	// It is the call's Bracket unless the fault narrowed it from the target's own record.
+	Onset Bracket
+	// OnsetSource says where Onset came from, e.g. "inject call", "docker events kill..die".
+	OnsetSource string
+	Err         error // nil on success
 	// Cleanup marks reverts made by RevertAll rather than by the plan.
 	Cleanup bool
 }
 
-// Injector executes fault actions, records a Bracket for each and tracks
-// which faults are in effect, so that RevertAll can undo whatever is left
-// however a drill ends. It is safe for concurrent use.
+// Onset sources of a Record that the Injector itself sets.
+const (
+	OnsetInjectCall = "inject call"
+	OnsetRevertCall = "revert call"
+)
+
+// OnsetTimeout bounds an Onsetter's read of the target's record.
+const OnsetTimeout = 2 * time.Second
+
+// Injector executes fault actions, records a Bracket for each (and, for an
+// inject, the Onset: narrowed by an Onsetter from the target's own record)
+// and tracks which faults are in effect, so that RevertAll can undo whatever
+// is left however a drill ends. A fault whose revert fails is not retried
+// blindly: it is reported once and listed by Failed. It is safe for
+// concurrent use.
 //
 // Typical use in an engine:
 //
@@ -32,9 +49,17 @@ type Record struct {
 type Injector struct {
 	now func() time.Time
 
+	revertMu sync.Mutex // one RevertAll at a time
+
 	mu      sync.Mutex
 	active  []Fault
+	failed  []failedFault
 	records []Record
+}
+
+type failedFault struct {
+	fault Fault
+	err   RevertError
 }
 
 // NewInjector returns an Injector with nothing in effect.
@@ -42,9 +67,14 @@ func NewInjector() *Injector { return &Injector{now: time.Now} }
 
 // Do executes one action. An inject is refused, before anything is sent,
 // if the fault fails its Validate. If Inject fails, the fault is reverted
-// at once to roll back a partial injection; if that fails too, the fault
-// stays tracked so RevertAll tries again. A fault that is reverted leaves
-// the set in effect; one whose revert fails stays in it.
+// at once to roll back a partial injection. A fault that is reverted leaves
+// the set in effect; one whose revert (or roll back) fails moves to the
+// failed set (see Failed), unless its context was done first: then it
+// stays in effect for RevertAll. A revert action is always attempted, even
+// for a failed fault (a deliberate retry); success takes it off the list.
+//
+// A successful inject's Onset is its Bracket, or, for an Onsetter, the
+// Onsetter's answer intersected with the Bracket.
 func (in *Injector) Do(ctx context.Context, a Action) Record {
 	r := Record{Action: a, Fault: faultName(a.Fault)}
 	if isNil(a.Fault) {
@@ -55,9 +85,8 @@ func (in *Injector) Do(ctx context.Context, a Action) Record {
 		r.Bracket.Sent = in.now()
 		r.Err = a.Fault.Revert(ctx)
 		r.Bracket.Acked = in.now()
-		if r.Err == nil {
-			in.forget(a.Fault)
-		}
+		r.Onset, r.OnsetSource = r.Bracket, OnsetRevertCall
+		in.settle(ctx, a.Fault, r.Err)
 		return in.log(r)
 	}
 	if v, ok := a.Fault.(Validator); ok {
@@ -70,14 +99,56 @@ func (in *Injector) Do(ctx context.Context, a Action) Record {
 	r.Bracket.Sent = in.now()
 	r.Err = a.Fault.Inject(ctx)
 	r.Bracket.Acked = in.now()
+	r.Onset, r.OnsetSource = r.Bracket, OnsetInjectCall
 	if r.Err != nil {
-		if rerr := a.Fault.Revert(context.WithoutCancel(ctx)); rerr != nil {
+		rctx := context.WithoutCancel(ctx)
+		rerr := a.Fault.Revert(rctx)
+		if rerr != nil {
 			r.Err = errors.Join(r.Err, fmt.Errorf("roll back %s: %w", r.Fault, rerr))
-		} else {
-			in.forget(a.Fault)
 		}
+		in.settle(rctx, a.Fault, rerr)
+		return in.log(r)
+	}
+	if o, ok := a.Fault.(Onsetter); ok {
+		r.Onset, r.OnsetSource = narrowOnset(ctx, o, r.Bracket)
 	}
 	return in.log(r)
+}
+
+// narrowOnset asks o when it took effect and keeps the answer within call.
+func narrowOnset(ctx context.Context, o Onsetter, call Bracket) (Bracket, string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), OnsetTimeout)
+	defer cancel()
+	b, src, err := o.Onset(ctx, call)
+	if err != nil {
+		return call, fmt.Sprintf("%s (onset from the target: %v)", OnsetInjectCall, err)
+	}
+	out := Bracket{Sent: latest(call.Sent, b.Sent), Acked: earliest(call.Acked, b.Acked)}
+	if b.Sent.IsZero() {
+		out.Sent = call.Sent
+	}
+	if b.Acked.IsZero() {
+		out.Acked = call.Acked
+	}
+	if out.Acked.Before(out.Sent) {
+		return call, fmt.Sprintf("%s (%s is outside the call: %v..%v)", OnsetInjectCall, src,
+			b.Sent.Sub(call.Sent), b.Acked.Sub(call.Sent))
+	}
+	return out, src
+}
+
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // Inject is Do for an inject action at offset 0.
@@ -107,10 +178,15 @@ func (in *Injector) Records() []Record {
 }
 
 // RevertAll reverts every fault in effect, the last injected first, and
-// returns the errors joined. It is idempotent: faults reverted are
-// forgotten, faults that failed to revert are kept for the next call. A
-// target that has died is not an error (each fault's Revert ensures that).
+// returns the errors of this call joined (each a RevertError). A fault is
+// reverted until it fails: reverted ones are forgotten, and one whose
+// revert fails moves to the failed set, which later calls neither retry nor
+// report again (Failed lists them). A revert cut short by ctx stays in
+// effect for the next call. Calls are serialized. A target that has died is
+// not an error (each fault's Revert ensures that).
 func (in *Injector) RevertAll(ctx context.Context) error {
+	in.revertMu.Lock()
+	defer in.revertMu.Unlock()
 	active := in.Active()
 	var errs []error
 	for i := len(active) - 1; i >= 0; i-- {
@@ -119,10 +195,11 @@ func (in *Injector) RevertAll(ctx context.Context) error {
 		r.Bracket.Sent = in.now()
 		r.Err = f.Revert(ctx)
 		r.Bracket.Acked = in.now()
-		if r.Err == nil {
-			in.forget(f)
-		} else {
-			errs = append(errs, r.Err)
+		r.Onset, r.OnsetSource = r.Bracket, OnsetRevertCall
+		if re, failed := in.settle(ctx, f, r.Err); failed {
+			errs = append(errs, re)
+		} else if r.Err != nil {
+			errs = append(errs, fmt.Errorf("revert %s: %w", r.Fault, r.Err))
 		}
 		in.log(r)
 	}
@@ -130,6 +207,40 @@ func (in *Injector) RevertAll(ctx context.Context) error {
 		return fmt.Errorf("revert all faults: %w", err)
 	}
 	return nil
+}
+
+// Failed returns each fault whose revert failed and that has not been
+// reverted since, once, in the order they failed.
+func (in *Injector) Failed() []RevertError {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := make([]RevertError, len(in.failed))
+	for i, f := range in.failed {
+		out[i] = f.err
+	}
+	return out
+}
+
+// settle files f after a revert that returned err: reverted (forgotten),
+// cut short by ctx (kept in effect), or failed (moved to the failed set,
+// returned as a RevertError with failed true).
+func (in *Injector) settle(ctx context.Context, f Fault, err error) (re RevertError, failed bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	same := func(g Fault) bool { return sameFault(f, g) }
+	if err == nil {
+		in.active = slices.DeleteFunc(in.active, same)
+		in.failed = slices.DeleteFunc(in.failed, func(x failedFault) bool { return sameFault(f, x.fault) })
+		return RevertError{}, false
+	}
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return RevertError{}, false // not a verdict on the fault: try again
+	}
+	re = newRevertError(f, err)
+	in.active = slices.DeleteFunc(in.active, same)
+	in.failed = slices.DeleteFunc(in.failed, func(x failedFault) bool { return sameFault(f, x.fault) })
+	in.failed = append(in.failed, failedFault{fault: f, err: re})
+	return re, true
 }
 
 // Play executes s in real time: each action at start+At. It validates the
@@ -175,12 +286,6 @@ func (in *Injector) track(f Fault) {
 	if !slices.ContainsFunc(in.active, func(g Fault) bool { return sameFault(f, g) }) {
 		in.active = append(in.active, f)
 	}
-}
-
-func (in *Injector) forget(f Fault) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.active = slices.DeleteFunc(in.active, func(g Fault) bool { return sameFault(f, g) })
 }
 
 // sameFault compares fault values without panicking on uncomparable types.

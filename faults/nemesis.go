@@ -22,6 +22,7 @@ type NemesisSchedule struct {
 
 var _ Schedule = (*NemesisSchedule)(nil)
 var _ Validator = (*NemesisSchedule)(nil)
+var _ Seeded = (*NemesisSchedule)(nil)
 
 // Nemesis builds a random schedule over pool. A seed of 0 picks one at
 // random (Seed tells which). Defaults: a 30 s window, each fault held

@@ -38,6 +38,74 @@ type Schedule interface {
 	Plan() []Action
 }
 
+// Seeded is implemented by schedules that are drawn at random from a seed:
+// NemesisSchedule, and After, Sequence and Parallel of one (the first
+// nemesis found). The same seed replays the same plan; an engine prints it.
+type Seeded interface {
+	Seed() uint64
+}
+
+// Lasting is implemented by faults whose effect goes on after Inject
+// returns (CrashLoopFault keeps killing), for about Lasts after the inject
+// unless reverted sooner.
+type Lasting interface {
+	Lasts() time.Duration
+}
+
+// LastActionAt is the offset of s's last action: its last inject or
+// revert, or, for a Lasting fault, the end of its effect if that is later
+// (and the fault is not reverted before). Zero for a nil or empty schedule.
+func LastActionAt(s Schedule) time.Duration {
+	if s == nil {
+		return 0
+	}
+	plan := s.Plan()
+	var last time.Duration
+	for i, a := range plan {
+		last = max(last, a.At)
+		l, ok := a.Fault.(Lasting)
+		if a.Revert || !ok || isNil(a.Fault) {
+			continue
+		}
+		end := a.At + l.Lasts()
+		for _, b := range plan[i+1:] {
+			if b.Revert && sameFault(a.Fault, b.Fault) {
+				end = min(end, b.At)
+				break
+			}
+		}
+		last = max(last, end)
+	}
+	return last
+}
+
+// seedOf is the seed of the first Seeded schedule among ss.
+func seedOf(ss ...Schedule) (uint64, bool) {
+	for _, s := range ss {
+		if sd, ok := s.(Seeded); ok && !isNil(s) {
+			return sd.Seed(), true
+		}
+	}
+	return 0, false
+}
+
+// withSeed returns s, exposing seed as Seeded when ss hold a seeded one.
+func withSeed(s *schedule, ss ...Schedule) Schedule {
+	if seed, ok := seedOf(ss...); ok {
+		return &seededSchedule{schedule: s, seed: seed}
+	}
+	return s
+}
+
+// seededSchedule is a composite holding a seeded schedule.
+type seededSchedule struct {
+	*schedule
+	seed uint64
+}
+
+// Seed is the seed of the first seeded schedule it holds.
+func (s *seededSchedule) Seed() uint64 { return s.seed }
+
 // schedule is the Schedule the constructors return: a fixed plan, or the
 // first error found while building it (reported by Validate).
 type schedule struct {
@@ -136,7 +204,7 @@ func After(d time.Duration, s Schedule) Schedule {
 			out.actions = append(out.actions, a)
 		}
 	}
-	return out
+	return withSeed(out, s)
 }
 
 // Sequence runs schedules one after the other: each starts where the
@@ -161,7 +229,7 @@ func Sequence(ss ...Schedule) Schedule {
 		}
 	}
 	out.err = errors.Join(errs...)
-	return out
+	return withSeed(out, ss...)
 }
 
 // Parallel runs schedules at the same time, all from offset 0.
@@ -177,7 +245,7 @@ func Parallel(ss ...Schedule) Schedule {
 		out.actions = append(out.actions, s.Plan()...)
 	}
 	out.err = errors.Join(errs...)
-	return out
+	return withSeed(out, ss...)
 }
 
 func describe(s Schedule) string {

@@ -186,18 +186,19 @@ func TestInjectorRevertAll(t *testing.T) {
 	err := inj.RevertAll(ctx)
 	require.ErrorIs(t, err, boom)
 	assert.Equal(t, []string{"inject a", "inject b", "inject c", "revert c", "revert b", "revert a"}, *log, "reverse order")
-	assert.Equal(t, []faults.Fault{rs[1]}, inj.Active(), "the failed one is kept")
+	assert.Empty(t, inj.Active(), "the failed one is no longer in effect as far as RevertAll goes")
+	require.Len(t, inj.Failed(), 1)
+	assert.Equal(t, "b", inj.Failed()[0].Fault)
 
-	require.NoError(t, inj.RevertAll(ctx))
-	assert.Empty(t, inj.Active())
-	require.NoError(t, inj.RevertAll(ctx), "idempotent")
-	assert.Equal(t, "revert b", (*log)[len(*log)-1])
-	assert.Len(t, *log, 7)
+	require.NoError(t, inj.RevertAll(ctx), "a failed revert is reported once")
+	assert.Len(t, *log, 6, "and not retried")
 
 	recs := inj.Records()
-	require.Len(t, recs, 7)
+	require.Len(t, recs, 6)
 	assert.True(t, recs[3].Cleanup)
 	assert.Equal(t, "c", recs[3].Fault)
+	assert.Equal(t, recs[3].Bracket, recs[3].Onset, "a revert's onset is its bracket")
+	assert.Equal(t, faults.OnsetRevertCall, recs[3].OnsetSource)
 }
 
 func TestInjectorRollsBackFailedInjection(t *testing.T) {
@@ -209,15 +210,21 @@ func TestInjectorRollsBackFailedInjection(t *testing.T) {
 	assert.Equal(t, []string{"inject a", "revert a"}, *log)
 	assert.Empty(t, inj.Active())
 
-	// If the rollback fails too, the fault stays tracked for RevertAll.
-	rs, _ = newRecorders("b")
+	// If the rollback fails too, the fault is listed as failed, once.
+	rs, log = newRecorders("b")
 	rs[0].injectErr = errors.New("half done")
 	rs[0].revertErrs = []error{errors.New("still broken")}
 	_, err = inj.Inject(ctx, rs[0])
 	require.ErrorContains(t, err, "still broken")
-	assert.Len(t, inj.Active(), 1)
-	require.NoError(t, inj.RevertAll(ctx))
 	assert.Empty(t, inj.Active())
+	require.Len(t, inj.Failed(), 1)
+	require.NoError(t, inj.RevertAll(ctx))
+	assert.Equal(t, []string{"inject b", "revert b"}, *log)
+
+	// A deliberate revert retries it; success takes it off the list.
+	_, err = inj.Revert(ctx, rs[0])
+	require.NoError(t, err)
+	assert.Empty(t, inj.Failed())
 }
 
 // A composite fault whose second member fails is rolled back, member by

@@ -16,7 +16,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/moby/moby/client"
+
 	"github.com/firedrill/firedrill/faults"
+	"github.com/firedrill/firedrill/scenarios"
 )
 
 // A drill that dies mid-fault leaves nothing injected behind. The parent
@@ -39,7 +42,7 @@ func TestIntegrationTimeoutMidFaultLeavesNothing(t *testing.T) {
 }
 
 func TestIntegrationSignalMidFaultLeavesNothing(t *testing.T) {
-	testChildLeavesNothing(t, "signal", "faults: interrupt: reverting 5 faults")
+	testChildLeavesNothing(t, "signal", "interrupt: ending early: reverting the faults of TestFaultsChild")
 }
 
 func testChildLeavesNothing(t *testing.T, mode, want string) {
@@ -72,6 +75,9 @@ func testChildLeavesNothing(t *testing.T, mode, want string) {
 	out := buf.String()
 	require.Error(t, err, "the child must fail:\n%s", out)
 	require.Contains(t, string(out), want, "child output:\n%s", out)
+	if mode != "panic" { // a panic runs the cleanups: no end hook
+		require.Contains(t, string(out), "faults: reverting 5 faults", "child output:\n%s", out)
+	}
 	require.Contains(t, string(out), "child: all injected", "child output:\n%s", out)
 
 	st, err := tg.app.State(context.Background())
@@ -119,6 +125,84 @@ func TestFaultsChild(t *testing.T) {
 	case "timeout", "signal":
 		select {} // until -timeout or the parent's SIGINT
 	}
+}
+
+// A fault and a system registered by the same test process are both undone
+// when it ends early, the fault first: on SIGINT and before -timeout. The
+// child starts its own system, pauses its container through a guarded
+// Injector, and hangs; the fault's revert notes whether the container still
+// existed (it must: systems are torn down after faults are reverted).
+func TestIntegrationEndingRevertsFaultsBeforeSystems(t *testing.T) {
+	scenarios.RequireDocker(t)
+	_, err := faulteeImage() // built here, not against the child's -timeout
+	require.NoError(t, err)
+	for _, mode := range []string{"signal", "timeout"} {
+		t.Run(mode, func(t *testing.T) {
+			runID := fmt.Sprintf("ending-%s-%d", mode, time.Now().UnixNano())
+			t.Cleanup(func() { _, _ = scenarios.WipeRun(context.Background(), runID) })
+			args := []string{"-test.run=^TestFaultsSystemChild$", "-test.v"}
+			if mode == "timeout" {
+				args = append(args, "-test.timeout=14s")
+			}
+			cmd := exec.CommandContext(t.Context(), os.Args[0], args...)
+			cmd.Env = append(os.Environ(), systemChildEnv+"="+mode, scenarios.EnvRunID+"="+runID)
+			var buf syncBuffer
+			cmd.Stdout, cmd.Stderr = &buf, &buf
+			require.NoError(t, cmd.Start())
+			if mode == "signal" {
+				require.Eventually(t, func() bool { return strings.Contains(buf.String(), "child: paused") },
+					30*time.Second, 10*time.Millisecond, "child output:\n%s", &buf)
+				require.NoError(t, cmd.Process.Signal(os.Interrupt))
+			}
+			err := cmd.Wait()
+			out := buf.String()
+			require.Error(t, err, "the child must fail:\n%s", out)
+			require.Contains(t, out, "child: paused", out)
+			assert.Contains(t, out, "ending early: reverting the faults of TestFaultsSystemChild, then tearing down running system", out)
+			assert.Contains(t, out, "child: reverted, container present=true", "the fault was reverted before the system was torn down:\n%s", out)
+			assert.NotContains(t, out, "container present=false", out)
+			if mode == "timeout" {
+				assert.Contains(t, out, "test timed out", out)
+			}
+
+			dc, err := scenarios.NewDockerClient(context.Background())
+			require.NoError(t, err)
+			defer dc.Close()
+			list, err := dc.ContainerList(context.Background(), client.ContainerListOptions{All: true,
+				Filters: client.Filters{}.Add("label", scenarios.LabelRun+"="+runID)})
+			require.NoError(t, err)
+			assert.Empty(t, list.Items, "the child's containers are gone")
+		})
+	}
+}
+
+const systemChildEnv = "FAULTS_SYSTEM_CHILD"
+
+// TestFaultsSystemChild is the child process of the test above.
+func TestFaultsSystemChild(t *testing.T) {
+	if os.Getenv(systemChildEnv) == "" {
+		t.Skip("child process of TestIntegrationEndingRevertsFaultsBeforeSystems")
+	}
+	tg := startTarget(t)
+	inj := faults.NewInjector()
+	inj.Guard(t)
+	_, err := inj.Inject(context.Background(), &noting{Fault: faults.Pause(tg.app), c: tg.app})
+	require.NoError(t, err)
+	fmt.Println("child: paused")
+	select {} // until -timeout or the parent's SIGINT
+}
+
+// noting is a container fault that prints, when reverted, whether its
+// container still existed.
+type noting struct {
+	faults.Fault
+	c faults.ContainerTarget
+}
+
+func (n *noting) Revert(ctx context.Context) error {
+	_, err := n.c.State(ctx)
+	fmt.Printf("child: reverted, container present=%v\n", err == nil)
+	return n.Fault.Revert(ctx)
 }
 
 // cliContainer drives a container with the docker command line.

@@ -55,6 +55,10 @@ const (
 	Improvement = "improvement" // significantly faster recovery
 	NoChange    = "~"           // no significant change
 	Incomplete  = "incomplete"  // the drill lacks TTR samples on a side
+	// NotRestored: some head sample never recovered (not restored, no
+	// valid TTR after an impact, or the drill errored). It is a
+	// regression whatever the statistics of the other samples say.
+	NotRestored = "not restored"
 )
 
 // Comparison is the TTR comparison of one drill between a base and a head.
@@ -67,6 +71,10 @@ type Comparison struct {
 	Head        []float64 `json:"head"`
 	BaseMissing int       `json:"base_missing,omitempty"`
 	HeadMissing int       `json:"head_missing,omitempty"`
+	// BaseNotRestored and HeadNotRestored count the samples that never
+	// recovered (see NotRestored); they are among the missing ones.
+	BaseNotRestored int `json:"base_not_restored,omitempty"`
+	HeadNotRestored int `json:"head_not_restored,omitempty"`
 	// BaseMedian and HeadMedian are in seconds (NaN without samples).
 	BaseMedian float64 `json:"base_median"`
 	HeadMedian float64 `json:"head_median"`
@@ -79,9 +87,9 @@ type Comparison struct {
 	// two-sided p-value.
 	U float64 `json:"u"`
 	P float64 `json:"p"`
-	// Verdict is Regression, Improvement, NoChange or Incomplete.
-	// Significant is true for Regression and Improvement: P < Alpha and
-	// |Change| > Threshold.
+	// Verdict is NotRestored, Regression, Improvement, NoChange or
+	// Incomplete. Significant is the statistics alone: P < Alpha and
+	// |Change| > Threshold (true for Regression and Improvement).
 	Verdict     string `json:"verdict"`
 	Significant bool   `json:"significant"`
 	// Note explains an Incomplete verdict or a caveat.
@@ -91,61 +99,86 @@ type Comparison struct {
 // Compare compares the TTR samples of each drill between base and head
 // runs (all samples of a drill name across the runs of a side are pooled),
 // in the order drills first appear in base, then those only in head. A
+// drill with any head sample that never recovered is NotRestored (a
+// regression); a base sample that never recovered only adds a note. A
 // drill present on one side only is Incomplete; use MatchDrills to reject
 // such inputs first.
 func Compare(base, head []Run, opts CompareOptions) []Comparison {
 	o := opts.withDefaults()
-	bs, bmiss := ttrSamples(base)
-	hs, hmiss := ttrSamples(head)
+	bs := ttrSamples(base)
+	hs := ttrSamples(head)
 	names := DrillNames(append(slices.Clone(base), head...)...)
 	out := make([]Comparison, 0, len(names))
 	for _, name := range names {
+		b, h := bs[name], hs[name]
 		c := Comparison{
-			Drill: name, Base: bs[name], Head: hs[name],
-			BaseMissing: bmiss[name], HeadMissing: hmiss[name],
+			Drill: name, Base: b.ttrs, Head: h.ttrs,
+			BaseMissing: b.missing, HeadMissing: h.missing,
+			BaseNotRestored: b.notRestored, HeadNotRestored: h.notRestored,
 			BaseMedian: math.NaN(), HeadMedian: math.NaN(),
 			Change: math.NaN(), CILow: math.NaN(), CIHigh: math.NaN(), P: 1,
 		}
-		slices.Sort(c.Base)
-		slices.Sort(c.Head)
-		if len(c.Base) > 0 {
-			c.BaseMedian = sortedMedian(c.Base)
+		c = compareOne(c, o)
+		if c.BaseNotRestored > 0 {
+			c.Note = joinNotes(c.Note, fmt.Sprintf("base not restored in %d of %d samples", c.BaseNotRestored, len(c.Base)+c.BaseMissing))
 		}
-		if len(c.Head) > 0 {
-			c.HeadMedian = sortedMedian(c.Head)
-		}
-		switch {
-		case len(c.Base) == 0 || len(c.Head) == 0:
-			c.Verdict = Incomplete
-			c.Note = incompleteNote(c)
-			out = append(out, c)
-			continue
-		case c.BaseMedian == 0 && c.HeadMedian == 0:
-			c.Change = 0
-		case c.BaseMedian == 0:
-			c.Change = math.Inf(1)
-		default:
-			c.Change = c.HeadMedian/c.BaseMedian - 1
-		}
-		c.CILow, c.CIHigh = BootstrapChange(c.Base, c.Head, o.Confidence, o.Resamples, o.Seed^nameHash(name))
-		c.U, c.P = MannWhitney(c.Head, c.Base)
-		c.Verdict = NoChange
-		if c.P < o.Alpha && math.Abs(c.Change) > o.Threshold {
-			c.Significant = true
-			c.Verdict = Improvement
-			if c.Change > 0 {
-				c.Verdict = Regression
-			}
-		}
-		if n := min(len(c.Base), len(c.Head)); n < 5 && !c.Significant {
-			c.Note = fmt.Sprintf("only %d sample(s) on a side: a change this small cannot be told from noise", n)
-		}
-		if c.BaseMissing+c.HeadMissing > 0 {
-			c.Note = strings.TrimPrefix(c.Note+"; "+missingNote(c), "; ")
+		if c.HeadNotRestored > 0 {
+			c.Verdict = NotRestored
 		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// compareOne fills the statistics and the verdict of c from its samples.
+func compareOne(c Comparison, o CompareOptions) Comparison {
+	name := c.Drill
+	slices.Sort(c.Base)
+	slices.Sort(c.Head)
+	if len(c.Base) > 0 {
+		c.BaseMedian = sortedMedian(c.Base)
+	}
+	if len(c.Head) > 0 {
+		c.HeadMedian = sortedMedian(c.Head)
+	}
+	switch {
+	case len(c.Base) == 0 || len(c.Head) == 0:
+		c.Verdict = Incomplete
+		c.Note = incompleteNote(c)
+		return c
+	case c.BaseMedian == 0 && c.HeadMedian == 0:
+		c.Change = 0
+	case c.BaseMedian == 0:
+		c.Change = math.Inf(1)
+	default:
+		c.Change = c.HeadMedian/c.BaseMedian - 1
+	}
+	c.CILow, c.CIHigh = BootstrapChange(c.Base, c.Head, o.Confidence, o.Resamples, o.Seed^nameHash(name))
+	c.U, c.P = MannWhitney(c.Head, c.Base)
+	c.Verdict = NoChange
+	if c.P < o.Alpha && math.Abs(c.Change) > o.Threshold {
+		c.Significant = true
+		c.Verdict = Improvement
+		if c.Change > 0 {
+			c.Verdict = Regression
+		}
+	}
+	if n := min(len(c.Base), len(c.Head)); n < 5 && !c.Significant {
+		c.Note = fmt.Sprintf("only %d sample(s) on a side: a change this small cannot be told from noise", n)
+	}
+	c.Note = joinNotes(c.Note, missingNote(c))
+	return c
+}
+
+func joinNotes(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	default:
+		return a + "; " + b
+	}
 }
 
 func incompleteNote(c Comparison) string {
@@ -159,23 +192,54 @@ func incompleteNote(c Comparison) string {
 	}
 }
 
+// missingNote counts the samples left out for want of a valid TTR, apart
+// from those not restored (which get their own verdict or note); "" when
+// there are none.
 func missingNote(c Comparison) string {
-	return fmt.Sprintf("samples without a valid TTR left out: %d in base, %d in head", c.BaseMissing, c.HeadMissing)
+	b, h := c.BaseMissing-c.BaseNotRestored, c.HeadMissing-c.HeadNotRestored
+	if b+h == 0 {
+		return ""
+	}
+	return fmt.Sprintf("samples without a valid TTR left out: %d in base, %d in head", b, h)
 }
 
-// ttrSamples pools valid TTR samples (seconds) per drill name.
-func ttrSamples(runs []Run) (samples map[string][]float64, missing map[string]int) {
-	samples, missing = map[string][]float64{}, map[string]int{}
+// sideSamples are one side's samples of one drill.
+type sideSamples struct {
+	ttrs        []float64 // valid TTRs of restored samples, seconds
+	missing     int       // samples without a valid TTR, or not restored
+	notRestored int       // samples that never recovered (among missing)
+}
+
+// ttrSamples pools TTR samples (seconds) per drill name. A sample that
+// never recovered gives no TTR and is counted as not restored.
+func ttrSamples(runs []Run) map[string]sideSamples {
+	out := map[string]sideSamples{}
 	for _, r := range runs {
 		for _, d := range r.Drills {
-			if d.Error != "" || !d.Measures.TTR.Valid {
-				missing[d.Name]++
-				continue
+			s := out[d.Name]
+			switch {
+			case !d.Recovered():
+				s.missing++
+				s.notRestored++
+			case !d.Measures.TTR.Valid:
+				s.missing++
+			default:
+				s.ttrs = append(s.ttrs, d.Measures.TTR.Value.Seconds())
 			}
-			samples[d.Name] = append(samples[d.Name], d.Measures.TTR.Value.Seconds())
+			out[d.Name] = s
 		}
 	}
-	return samples, missing
+	return out
+}
+
+// Recovered tells whether the drill sample came back: it could be
+// evaluated (no Error), it was restored after the schedule's last action,
+// and its TTR is valid if the fault had an impact (an impact recorded in
+// the timeline or an episode). A sample that did not recover gives no TTR
+// sample, and makes Compare's verdict NotRestored on the head side.
+func (d Drill) Recovered() bool {
+	impact := d.Timeline.Impact != nil || len(d.Episodes) > 0
+	return d.Error == "" && d.Restored && (d.Measures.TTR.Valid || !impact)
 }
 
 func nameHash(s string) uint64 {
@@ -184,11 +248,12 @@ func nameHash(s string) uint64 {
 	return h.Sum64()
 }
 
-// Regressions returns the comparisons whose verdict is Regression.
+// Regressions returns the comparisons whose verdict is Regression or
+// NotRestored: the ones that fail `firedrill compare`.
 func Regressions(cs []Comparison) []Comparison {
 	var out []Comparison
 	for _, c := range cs {
-		if c.Verdict == Regression {
+		if c.Verdict == Regression || c.Verdict == NotRestored {
 			out = append(out, c)
 		}
 	}
@@ -257,6 +322,9 @@ func WriteComparisons(w io.Writer, cs []Comparison, opts CompareOptions) error {
 	fmt.Fprintf(tw, "drill\tbase TTR\thead TTR\tchange\t%s\tp\tn\tverdict\n", ci)
 	for _, c := range cs {
 		verdict := c.Verdict
+		if c.Verdict == NotRestored {
+			verdict = fmt.Sprintf("regression: not restored in %d of %d head samples", c.HeadNotRestored, len(c.Head)+c.HeadMissing)
+		}
 		if c.Note != "" {
 			verdict += " (" + c.Note + ")"
 		}
@@ -269,8 +337,20 @@ func WriteComparisons(w io.Writer, cs []Comparison, opts CompareOptions) error {
 	}
 	fmt.Fprintf(bw, "\nsignificant: p < %g (Mann-Whitney U, two-sided) and |change| > %g%%; CI: bootstrap of the median ratio, %d resamples, seed %d\n",
 		o.Alpha, o.Threshold*100, o.Resamples, o.Seed)
-	if n := len(Regressions(cs)); n > 0 {
-		fmt.Fprintf(bw, "%d drill(s) recover significantly slower\n", n)
+	slower, never := 0, 0
+	for _, c := range cs {
+		switch c.Verdict {
+		case Regression:
+			slower++
+		case NotRestored:
+			never++
+		}
+	}
+	if slower > 0 {
+		fmt.Fprintf(bw, "%d drill(s) recover significantly slower\n", slower)
+	}
+	if never > 0 {
+		fmt.Fprintf(bw, "%d drill(s) not restored in some head sample: a head that does not recover is a regression\n", never)
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write comparison: %w", err)
@@ -309,7 +389,7 @@ func ciCell(lo, hi float64) string {
 }
 
 func pCell(c Comparison) string {
-	if c.Verdict == Incomplete {
+	if len(c.Base) == 0 || len(c.Head) == 0 {
 		return "–"
 	}
 	return fmt.Sprintf("%.3f", c.P)

@@ -1,6 +1,7 @@
 package reports_test
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"testing"
@@ -94,16 +95,97 @@ func TestCompareEdgeCases(t *testing.T) {
 	t.Run("invalid samples are left out and counted", func(t *testing.T) {
 		base := runsWith(reportstest.Epoch, "a", []float64{1, 1.1, 0.9, 1, 1.05})
 		head := runsWith(reportstest.Epoch, "a", []float64{1, 1.1, 0.9, 1, 1.05})
-		head[0].Drills[0].Measures.TTR.Valid = false
+		head[0].Drills[0].Measures.TTR.Valid = false // no impact recorded: no TTR, but recovered
 		head[1].Drills[0].Error = "never restored"
 		c := reports.Compare(base, head, reports.CompareOptions{})[0]
 		assert.Len(t, c.Head, 3)
 		assert.Equal(t, 2, c.HeadMissing)
-		assert.Contains(t, c.Note, "2 in head")
+		assert.Equal(t, 1, c.HeadNotRestored, "only the errored sample counts as not restored")
+		assert.Contains(t, c.Note, "left out: 0 in base, 1 in head", "the note counts the sample without a TTR; the errored one has its own verdict")
+		assert.Equal(t, reports.NotRestored, c.Verdict)
 	})
 	t.Run("empty side", func(t *testing.T) {
 		assert.EqualError(t, reports.MatchDrills(nil, runsWith(reportstest.Epoch, "a", []float64{1})), "base holds no drills")
 	})
+}
+
+// notRestored marks sample i of the single-drill runs as not recovered in
+// one of the three ways a drill can fail to come back.
+func notRestored(runs []reports.Run, i int, how string) {
+	d := &runs[i].Drills[0]
+	switch how {
+	case "restored false":
+		d.Restored = false
+	case "no ttr after impact":
+		impact := reportstest.Epoch
+		d.Timeline.Impact = &impact
+		d.Measures.TTR = reports.Measure{}
+	case "error":
+		d.Error = "steady state never returned"
+	}
+}
+
+// Before, a head sample that never recovered had no TTR and was dropped:
+// with every head sample down the verdict was "incomplete" and
+// `firedrill compare` exited 0, so a release that never recovers passed.
+func TestCompareNotRestoredHeadIsRegression(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		how       string
+		down      int  // head samples (of 6) not restored
+		wantMedNa bool // no head sample recovered: no head median
+	}{
+		{name: "0 of 6 restored", how: "restored false", down: 6, wantMedNa: true},
+		{name: "1 of 6 not restored", how: "restored false", down: 1},
+		{name: "ttr invalid after impact", how: "no ttr after impact", down: 2},
+		{name: "drill errored", how: "error", down: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := runsWith(reportstest.Epoch, "loader-crash", reportstest.Samples(1, 6, 3*time.Second, 0.05))
+			// Head recovers as fast as base when it recovers at all.
+			head := runsWith(reportstest.Epoch, "loader-crash", reportstest.Samples(2, 6, 3*time.Second, 0.05))
+			for i := range tc.down {
+				notRestored(head, i, tc.how)
+			}
+			cs := reports.Compare(base, head, reports.CompareOptions{})
+			require.Len(t, cs, 1)
+			c := cs[0]
+			assert.Equal(t, reports.NotRestored, c.Verdict)
+			assert.Equal(t, tc.down, c.HeadNotRestored)
+			assert.Len(t, c.Head, 6-tc.down, "samples that never recovered give no TTR")
+			regs := reports.Regressions(cs)
+			require.Len(t, regs, 1, "counted as a regression")
+			assert.Equal(t, "loader-crash", regs[0].Drill)
+			assert.Equal(t, tc.wantMedNa, math.IsNaN(c.HeadMedian))
+
+			var buf bytes.Buffer
+			require.NoError(t, reports.WriteComparisons(&buf, cs, reports.CompareOptions{}))
+			assert.Contains(t, buf.String(), fmt.Sprintf("regression: not restored in %d of 6 head samples", tc.down))
+			assert.Contains(t, buf.String(), "1 drill(s) not restored in some head sample")
+		})
+	}
+}
+
+// A base that never recovered while head does is progress, not a
+// regression; the comparison says so in a note.
+func TestCompareNotRestoredBaseIsNote(t *testing.T) {
+	base := runsWith(reportstest.Epoch, "loader-crash", reportstest.Samples(1, 6, 3*time.Second, 0.05))
+	head := runsWith(reportstest.Epoch, "loader-crash", reportstest.Samples(2, 6, 3*time.Second, 0.05))
+	for i := range 6 {
+		notRestored(base, i, "restored false")
+	}
+	c := reports.Compare(base, head, reports.CompareOptions{})[0]
+	assert.Equal(t, reports.Incomplete, c.Verdict, "no base TTR to compare with")
+	assert.Equal(t, 6, c.BaseNotRestored)
+	assert.Contains(t, c.Note, "base not restored in 6 of 6 samples")
+	assert.Empty(t, reports.Regressions([]reports.Comparison{c}))
+
+	base = runsWith(reportstest.Epoch, "loader-crash", reportstest.Samples(1, 6, 3*time.Second, 0.05))
+	notRestored(base, 0, "error")
+	c = reports.Compare(base, head, reports.CompareOptions{})[0]
+	assert.Equal(t, reports.NoChange, c.Verdict)
+	assert.Contains(t, c.Note, "base not restored in 1 of 6 samples")
+	assert.Empty(t, reports.Regressions([]reports.Comparison{c}))
 }
 
 func TestMannWhitney(t *testing.T) {

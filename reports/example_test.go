@@ -42,18 +42,25 @@ func ExampleCompare() {
 	// regression: loader-crash +31%
 }
 
-// Write a run as a Markdown step summary.
+// Write a run as a Markdown step summary: a drill that recovered from its
+// one episode but missed its TTR budget.
 func ExampleMarkdown() {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	ttr := reports.Measure{Valid: true, Value: reports.Duration(3200 * time.Millisecond), Resolution: reports.Duration(103 * time.Millisecond)}
+	ms := time.Millisecond
+	ttr := reports.Measure{Valid: true, Value: reports.Duration(3200 * ms), Resolution: reports.Duration(3 * ms),
+		Lower: reports.Duration(3198 * ms), Upper: reports.Duration(3203 * ms), Source: "requests"}
+	onset, impact, restored := t0.Add(5*time.Second), t0.Add(5100*ms), t0.Add(8200*ms)
 	run := reports.Run{
 		Schema: reports.SchemaVersion,
 		Meta:   reports.Meta{RunID: "ci-42", Started: t0, Finished: t0.Add(time.Minute)},
 		Drills: []reports.Drill{{
-			Name: "loader-crash", Passed: false,
+			Name: "loader-crash", Passed: false, Restored: true, HealthyRun: 10,
+			Timeline:  reports.Timeline{LoadStarted: t0, Impact: &impact, Restored: &restored},
 			Measures:  reports.Measures{TTR: ttr},
-			Integrity: reports.Integrity{Checked: true, Acknowledged: 100, Landed: 100},
-			Budgets:   []reports.Verdict{{Name: "ttr", Limit: "2s", Actual: "3.20s ± 103ms", Message: "TTR over budget"}},
+			Integrity: reports.Integrity{Checked: true, Acknowledged: 100, Landed: 100, Late: 2},
+			Episodes: []reports.Episode{{Fault: "kill(loader)", Onset: onset, OnsetSource: "docker events kill..die",
+				Impact: impact, Restored: &restored, TTR: ttr}},
+			Budgets: []reports.Verdict{{Name: "ttr", Limit: "2s", Actual: "3.20s ± 3ms", Message: "TTR over budget"}},
 		}},
 	}
 	_ = reports.Markdown(os.Stdout, run)
@@ -64,15 +71,22 @@ func ExampleMarkdown() {
 	//
 	// **1 drill samples: 0 passed, 1 failed, 0 errors**
 	//
-	// | drill | TTR ± res | TTD | lost | dup | verdict |
-	// |---|---:|---:|---:|---:|---|
-	// | loader-crash | 3.20s ± 103ms | – | 0 | 0 | ❌ fail |
+	// | drill | TTR ± res | TTD | lost | dup | episodes | verdict |
+	// |---|---:|---:|---:|---:|---:|---|
+	// | loader-crash | 3.20s ± 3ms | – | 0 | 0 | 1 | ❌ budget missed |
 	//
-	// ### Budget misses
+	// ### Failures
 	//
 	// **loader-crash**
 	//
-	// - ttr: 3.20s ± 103ms (limit 2s): TTR over budget
+	// - ttr: 3.20s ± 3ms (limit 2s): TTR over budget
+	//
+	// ### Episodes
+	//
+	// **loader-crash** · worst TTR 3.20s ± 3ms \[3.198s, 3.203s\] (requests)
+	//
+	// - episode 1: kill(loader), onset t+5.000s (docker events kill..die), impact t+5.100s, restored t+8.200s: TTR 3.20s ± 3ms \[3.198s, 3.203s\] (requests)
+	// - integrity: acknowledged 100, landed 100, lost 0, dup 0, late 2
 }
 
 // Write every format of a run, each file atomically.

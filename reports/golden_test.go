@@ -17,9 +17,11 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
-// goldenRun is the deterministic run behind the golden files: a passing
-// drill, one that misses its TTR budget, one that loses data, one that
-// errored, and two samples of the first.
+// goldenRun is the deterministic run behind the golden files, two samples
+// of each: a passing drill, one that misses its TTR budget, one that loses
+// data, one that errored, one with two episodes and late writes, one never
+// restored, one whose go test failed after the drill, and one whose fault
+// could not be reverted.
 func goldenRun() reports.Run {
 	return reportstest.Run(reportstest.Config{
 		Seed: 7, Samples: 2, Bucket: 250 * time.Millisecond, Tail: time.Second,
@@ -28,6 +30,10 @@ func goldenRun() reports.Run {
 			{Name: "lake-outage", TTR: 5 * time.Second, TTRBudget: 4 * time.Second},
 			{Name: "bad-deploy", TTR: 2 * time.Second, Lost: 2},
 			{Name: "stuck | <drill>", TTR: time.Second, Error: "steady state never reached within 30s:\nsuccess_ratio 0.42 < 0.999"},
+			{Name: "nemesis", TTR: 2 * time.Second, TTRBudget: 20 * time.Second, Episodes: 2, Late: 2, Seed: 42},
+			{Name: "never-back", TTR: 4 * time.Second, TTRBudget: 20 * time.Second, NotRestored: true},
+			{Name: "flaky-teardown", TTR: time.Second, TestFailure: "drill_test.go:41: container loader still running after cleanup\nlabels: firedrill.run=synthetic-7"},
+			{Name: "stuck-fault", TTR: time.Second, RevertFail: "latency(collector->lake): toxiproxy API unreachable — run make wipe"},
 		},
 	})
 }

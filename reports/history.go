@@ -55,10 +55,12 @@ func History(runs []Run) Trend {
 		default:
 			tr.Label = m.Meta.Started.UTC().Format("2006-01-02 15:04")
 		}
-		samples, _ := ttrSamples([]Run{m})
-		for name, s := range samples {
-			tr.Median[name] = Median(s)
-			tr.N[name] = len(s)
+		for name, s := range ttrSamples([]Run{m}) {
+			if len(s.ttrs) == 0 {
+				continue
+			}
+			tr.Median[name] = Median(s.ttrs)
+			tr.N[name] = len(s.ttrs)
 		}
 		t.Runs = append(t.Runs, tr)
 	}

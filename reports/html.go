@@ -34,6 +34,7 @@ func HTML(w io.Writer, run Run) error {
 			Label:   run.Label(i),
 			Drill:   d,
 			Outcome: d.Outcome(),
+			Verdict: d.verdictWord(),
 			TTR:     FormatMeasure(d.Measures.TTR, true),
 			TTD:     FormatMeasure(d.Measures.TTD, true),
 			Lost:    intOrDash(d.Integrity.Checked, d.Integrity.Lost),
@@ -43,7 +44,7 @@ func HTML(w io.Writer, run Run) error {
 		}
 		m := d.Measures
 		hd.Measures = []htmlKV{
-			{"TTR", FormatMeasure(m.TTR, true)}, {"TTD", FormatMeasure(m.TTD, true)},
+			{"TTR (worst episode)", measureWithBounds(m.TTR)}, {"TTD", FormatMeasure(m.TTD, true)},
 			{"impact", FormatMeasure(m.Impact, true)}, {"runbook", FormatMeasure(m.Runbook, false)},
 			{"catch-up", FormatMeasure(m.CatchUp, true)},
 			{"requests", fmt.Sprint(m.Requests)}, {"failed requests", fmt.Sprint(m.FailedRequests)},
@@ -54,15 +55,44 @@ func HTML(w io.Writer, run Run) error {
 			in := d.Integrity
 			hd.Measures = append(hd.Measures,
 				htmlKV{"acknowledged / landed", fmt.Sprintf("%d / %d", in.Acknowledged, in.Landed)},
-				htmlKV{"lost / duplicated", fmt.Sprintf("%d / %d", in.Lost, in.Duplicated)})
+				htmlKV{"lost / duplicated / late", fmt.Sprintf("%d / %d / %d", in.Lost, in.Duplicated, in.Late)})
 			if len(in.LostSample) > 0 {
 				hd.Measures = append(hd.Measures, htmlKV{"lost ids (first)", strings.Join(in.LostSample, ", ")})
 			}
+			if len(in.LateSample) > 0 {
+				hd.Measures = append(hd.Measures, htmlKV{"late ids (first)", strings.Join(in.LateSample, ", ")})
+			}
+			if in.Err != "" {
+				hd.Measures = append(hd.Measures, htmlKV{"integrity check incomplete", in.Err})
+			}
+		}
+		if d.Seed != 0 {
+			hd.Measures = append(hd.Measures, htmlKV{"nemesis seed", fmt.Sprint(d.Seed)})
+		}
+		if !d.Restored && d.Error == "" {
+			hd.NotRestored = notRestoredText(d)
+		}
+		for j, e := range d.Episodes {
+			he := htmlEpisode{N: j + 1, Fault: e.Fault, Onset: "–", Impact: "–", Restored: "not restored", TTR: "–", Bounds: "–", Duration: "–", Source: e.TTR.Source}
+			if !e.Onset.IsZero() {
+				he.Onset = offset(d.Timeline.LoadStarted, e.Onset) + parens(e.OnsetSource)
+			}
+			if !e.Impact.IsZero() {
+				he.Impact = offset(d.Timeline.LoadStarted, e.Impact)
+			}
+			if e.Restored != nil {
+				he.Restored = offset(d.Timeline.LoadStarted, *e.Restored)
+				he.TTR, he.Bounds, he.Duration = FormatMeasure(e.TTR, true), FormatBounds(e.TTR), measureWithBounds(e.Duration)
+			}
+			hd.Episodes = append(hd.Episodes, he)
 		}
 		t0 := d.Timeline.LoadStarted
 		for _, f := range d.Faults {
 			hf := htmlFault{Name: f.Name, Error: f.Error,
 				Inject: fmt.Sprintf("t+%.3fs (ack in %s)", f.Inject.Sent.Sub(t0).Seconds(), FormatDuration(f.Inject.Acked.Sub(f.Inject.Sent)))}
+			if f.Onset != nil {
+				hf.Inject += fmt.Sprintf("; onset in [t+%.3fs, t+%.3fs]%s", f.Onset.Sent.Sub(t0).Seconds(), f.Onset.Acked.Sub(t0).Seconds(), parens(f.OnsetSource))
+			}
 			if f.Revert != nil {
 				hf.Revert = fmt.Sprintf("t+%.3fs (ack in %s)", f.Revert.Sent.Sub(t0).Seconds(), FormatDuration(f.Revert.Acked.Sub(f.Revert.Sent)))
 			} else {
@@ -99,13 +129,20 @@ type htmlPage struct {
 }
 
 type htmlDrill struct {
-	ID, Label, Outcome, TTR, TTD, Lost, Dup string
-	Drill                                   Drill
-	SVG                                     template.HTML
-	Failed                                  []Verdict
-	Measures                                []htmlKV
-	Faults                                  []htmlFault
-	Steps                                   []htmlStep
+	ID, Label, Outcome, Verdict, TTR, TTD, Lost, Dup string
+	NotRestored                                      string
+	Drill                                            Drill
+	SVG                                              template.HTML
+	Failed                                           []Verdict
+	Measures                                         []htmlKV
+	Episodes                                         []htmlEpisode
+	Faults                                           []htmlFault
+	Steps                                            []htmlStep
+}
+
+type htmlEpisode struct {
+	N                                                             int
+	Fault, Onset, Impact, Restored, TTR, Bounds, Source, Duration string
 }
 
 type htmlKV struct{ K, V string }
@@ -155,22 +192,26 @@ var htmlTmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 {{if .Meta}}<p class="meta">{{.Meta}}</p>{{end}}
 <p><strong>{{.Total}} drill samples:</strong> <span class="pass">{{.Pass}} passed</span>, <span class="fail">{{.Fail}} failed</span>, <span class="error">{{.Errors}} errors</span></p>
 {{if .Drills}}<table class="summary">
-<thead><tr><th>drill</th><th>TTR ± res</th><th>TTD</th><th>lost</th><th>dup</th><th>verdict</th></tr></thead>
+<thead><tr><th>drill</th><th>TTR ± res</th><th>TTD</th><th>lost</th><th>dup</th><th>episodes</th><th>verdict</th></tr></thead>
 <tbody>
-{{range .Drills}}<tr><td><a href="#{{.ID}}">{{.Label}}</a></td><td class="num">{{.TTR}}</td><td class="num">{{.TTD}}</td><td class="num">{{.Lost}}</td><td class="num">{{.Dup}}</td><td class="{{.Outcome}}">{{.Outcome}}</td></tr>
+{{range .Drills}}<tr><td><a href="#{{.ID}}">{{.Label}}</a></td><td class="num">{{.TTR}}</td><td class="num">{{.TTD}}</td><td class="num">{{.Lost}}</td><td class="num">{{.Dup}}</td><td class="num">{{len .Drill.Episodes}}</td><td class="{{.Outcome}}">{{.Verdict}}</td></tr>
 {{end}}</tbody>
 </table>
-<p class="legend"><span><i style="background:#fbd5d5"></i>fault (inject → revert)</span><span><i style="background:#cfe2f7"></i>recovery step</span><span><i style="background:#fde2c4"></i>unhealthy bucket</span><span><i style="background:#e8590c"></i>impact</span><span><i style="background:#8250df"></i>detected</span><span><i style="background:#1a7f37"></i>restored</span><span><i style="background:#0a7e8c"></i>caught up</span><span><i style="background:#24292f"></i>TTR span</span></p>
+<p class="legend"><span><i style="background:#fbd5d5"></i>fault (inject → revert)</span><span><i style="background:#cfe2f7"></i>recovery step</span><span><i style="background:#fde2c4"></i>unhealthy bucket</span><span><i style="background:#e8590c"></i>impact</span><span><i style="background:#8250df"></i>detected</span><span><i style="background:#1a7f37"></i>restored</span><span><i style="background:#0a7e8c"></i>caught up</span><span><i style="background:#24292f"></i>TTR span</span><span><i style="background:#6e7781"></i>episode (onset → restored)</span><span><i style="background:#d1242f"></i>episode not restored</span></p>
 {{end}}
 {{range .Drills}}<section class="drill" id="{{.ID}}">
-<h2>{{.Label}} <span class="badge {{.Outcome}}">{{.Outcome}}</span></h2>
+<h2>{{.Label}} <span class="badge {{.Outcome}}">{{.Verdict}}</span></h2>
 {{if .Drill.Error}}<p class="error">error: {{.Drill.Error}}</p>{{end}}
+{{if .Drill.TestFailed}}<p class="fail">test failed{{if .Drill.TestFailure}}: {{.Drill.TestFailure}}{{else}} after the drill was judged{{end}}</p>{{end}}
+{{range .Drill.RevertFailed}}<p class="fail">revert failed: {{.}}</p>{{end}}
+{{if .NotRestored}}<p class="fail">not restored: {{.NotRestored}}</p>{{end}}
 {{if .Failed}}<ul class="misses">{{range .Failed}}<li>budget <strong>{{.Name}}</strong> missed: {{.Actual}} (limit {{.Limit}}){{if .Message}}<details><summary>details</summary><pre>{{.Message}}</pre></details>{{end}}</li>{{end}}</ul>{{end}}
 {{.SVG}}
 <div class="cols">
 <div><h3>Measures</h3><table>{{range .Measures}}<tr><th>{{.K}}</th><td class="num">{{.V}}</td></tr>{{end}}</table></div>
 {{if .Drill.Budgets}}<div><h3>Budgets</h3><table><tr><th>budget</th><th>limit</th><th>actual</th><th>verdict</th></tr>{{range .Drill.Budgets}}<tr><td>{{.Name}}</td><td class="num">{{.Limit}}</td><td class="num">{{.Actual}}</td><td>{{if .Passed}}<span class="pass">pass</span>{{else}}<span class="fail">miss</span>{{end}}</td></tr>{{end}}</table></div>{{end}}
 </div>
+{{if .Episodes}}<h3>Episodes</h3><table class="episodes"><tr><th>#</th><th>fault</th><th>onset (source)</th><th>impact</th><th>restored</th><th>TTR</th><th>[lower, upper]</th><th>located by</th><th>unhealthy</th></tr>{{range .Episodes}}<tr><td class="num">{{.N}}</td><td>{{.Fault}}</td><td>{{.Onset}}</td><td>{{.Impact}}</td><td>{{.Restored}}</td><td class="num">{{.TTR}}</td><td class="num">{{.Bounds}}</td><td>{{.Source}}</td><td class="num">{{.Duration}}</td></tr>{{end}}</table>{{end}}
 {{if .Faults}}<h3>Faults</h3><table><tr><th>fault</th><th>inject</th><th>revert</th><th>error</th></tr>{{range .Faults}}<tr><td>{{.Name}}</td><td>{{.Inject}}</td><td>{{.Revert}}</td><td>{{.Error}}</td></tr>{{end}}</table>{{end}}
 {{if .Steps}}<h3>Recovery steps</h3><table><tr><th>step</th><th>start</th><th>took</th><th>state</th><th>output</th></tr>{{range .Steps}}<tr><td>{{.Name}}</td><td>{{.At}}</td><td class="num">{{.Took}}</td><td>{{.State}}{{if .SkipReason}}: {{.SkipReason}}{{end}}{{if .Error}}: {{.Error}}{{end}}</td><td>{{if .Output}}<details><summary>{{len .Output}} bytes</summary><pre>{{.Output}}</pre></details>{{end}}</td></tr>{{end}}</table>{{end}}
 </section>

@@ -107,6 +107,8 @@ func TestHTMLInChromium(t *testing.T) {
 		assert.Equal(t, 6, count(`document.querySelectorAll('g.marker[data-kind="`+kind+`"]').length`), kind)
 	}
 	assert.Equal(t, 6, count(`document.querySelectorAll('svg.timeline g.ttr-span').length`))
+	assert.Equal(t, 6, count(`document.querySelectorAll('svg.timeline g.episode[data-restored="true"]').length`), "an episode band on each drill with impact")
+	assert.Equal(t, 6, count(`document.querySelectorAll('table.episodes tr').length - document.querySelectorAll('table.episodes').length`), "each episode listed in its drill's table (rows less one header per table)")
 	assert.Equal(t, 7, count(`document.querySelectorAll('svg.timeline rect.fault-band').length`))
 	assert.Equal(t, 7*3, count(`document.querySelectorAll('svg.timeline g.series path').length`))
 	assert.Equal(t, 7, count(`document.querySelectorAll('table.summary tbody tr').length`))

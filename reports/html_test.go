@@ -35,6 +35,7 @@ func TestHTMLSevenDrillsUnder1MB(t *testing.T) {
 	// Six drills with impact have impact, detected, restored and caught-up markers.
 	assert.Equal(t, 6*4, strings.Count(html, `class="marker"`))
 	assert.Equal(t, 6, strings.Count(html, `class="ttr-span"`))
+	assert.Equal(t, 6, strings.Count(html, `<g class="episode"`))
 }
 
 func TestHTMLEscapes(t *testing.T) {

@@ -9,8 +9,11 @@ import (
 )
 
 // JUnit writes the run as JUnit XML: one testsuite, one testcase per drill
-// sample, each budget miss a <failure> (type "budget") whose message states
-// the limit and the actual value, and a drill that could not be evaluated an
+// sample, and a <failure> for each reason it failed: the go test failed
+// after the drill was judged (type "test"), a fault could not be reverted
+// (type "revert", one per fault), the system was not restored (type
+// "restore"), and each budget miss (type "budget", its message states the
+// limit and the actual value). A drill that could not be evaluated gets an
 // <error>. CI systems show these as test results.
 func JUnit(w io.Writer, run Run) error {
 	suite := junitSuite{
@@ -44,24 +47,9 @@ func JUnit(w io.Writer, run Run) error {
 			suite.Errors++
 			tc.Errors = append(tc.Errors, junitProblem{Type: "drill", Message: firstLine(d.Error), Body: d.Error})
 		}
-		failed := d.Failed()
-		if len(failed) > 0 {
+		tc.Failures = junitFailures(d)
+		if len(tc.Failures) > 0 {
 			suite.Failures++
-		}
-		for _, v := range failed {
-			msg := fmt.Sprintf("budget %s missed: %s, limit %s", v.Name, v.Actual, v.Limit)
-			if v.Message != "" {
-				msg += ": " + firstLine(v.Message)
-			}
-			body := v.Message
-			if body == "" {
-				body = msg
-			}
-			tc.Failures = append(tc.Failures, junitProblem{Type: "budget", Message: msg, Body: body})
-		}
-		if len(failed) == 0 && d.Error == "" && !d.Passed {
-			suite.Failures++
-			tc.Failures = append(tc.Failures, junitProblem{Type: "drill", Message: "drill did not pass"})
 		}
 		suite.Cases = append(suite.Cases, tc)
 	}
@@ -78,6 +66,40 @@ func JUnit(w io.Writer, run Run) error {
 		return fmt.Errorf("write junit report: %w", err)
 	}
 	return nil
+}
+
+// junitFailures are the <failure> elements of one drill sample.
+func junitFailures(d Drill) []junitProblem {
+	var out []junitProblem
+	if d.TestFailed {
+		body := d.TestFailure
+		if body == "" {
+			body = "the go test failed after the drill was judged"
+		}
+		out = append(out, junitProblem{Type: "test", Message: "test failed: " + firstLine(body), Body: body})
+	}
+	for _, r := range d.RevertFailed {
+		out = append(out, junitProblem{Type: "revert", Message: "revert failed: " + firstLine(r), Body: r})
+	}
+	if !d.Restored && d.Error == "" {
+		msg := "not restored: " + notRestoredText(d)
+		out = append(out, junitProblem{Type: "restore", Message: msg, Body: msg + "\n" + TimelineText(d)})
+	}
+	for _, v := range d.Failed() {
+		msg := fmt.Sprintf("budget %s missed: %s, limit %s", v.Name, v.Actual, v.Limit)
+		if v.Message != "" {
+			msg += ": " + firstLine(v.Message)
+		}
+		body := v.Message
+		if body == "" {
+			body = msg
+		}
+		out = append(out, junitProblem{Type: "budget", Message: msg, Body: body})
+	}
+	if len(out) == 0 && d.Error == "" && !d.Passed {
+		out = append(out, junitProblem{Type: "drill", Message: "drill did not pass"})
+	}
+	return out
 }
 
 type junitSuites struct {
@@ -146,8 +168,13 @@ func junitSummary(d Drill) string {
 		FormatMeasure(m.Runbook, false), FormatMeasure(m.CatchUp, true))
 	fmt.Fprintf(&b, "requests %d, failed %d, late starts %d\n", m.Requests, m.FailedRequests, m.LateStarts)
 	if d.Integrity.Checked {
-		fmt.Fprintf(&b, "integrity: acknowledged %d, landed %d, lost %d, duplicated %d\n",
-			d.Integrity.Acknowledged, d.Integrity.Landed, d.Integrity.Lost, d.Integrity.Duplicated)
+		fmt.Fprintf(&b, "integrity: %s\n", integrityText(d.Integrity))
+	}
+	for j, e := range d.Episodes {
+		fmt.Fprintf(&b, "episode %d: %s\n", j+1, episodeText(d, e))
+	}
+	if d.Seed != 0 {
+		fmt.Fprintf(&b, "seed %d\n", d.Seed)
 	}
 	b.WriteString(TimelineText(d))
 	return b.String()

@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
 // Markdown writes a summary that fits a CI step summary (e.g. GitHub's
 // $GITHUB_STEP_SUMMARY): a table with one row per drill sample
-// (drill | TTR ± res | TTD | lost | dup | verdict), then every budget miss
-// and every drill error, per drill.
+// (drill | TTR ± res | TTD | lost | dup | episodes | verdict), then every
+// failure and drill error, per drill (test failed, revert failed, not
+// restored, budget misses), then per drill its episodes with their
+// intervals and onset sources, and its integrity counts.
 func Markdown(w io.Writer, run Run) error {
 	bw := bufio.NewWriter(w)
 	title := "firedrill report"
@@ -25,24 +28,33 @@ func Markdown(w io.Writer, run Run) error {
 	pass, fail, errs := tally(run)
 	fmt.Fprintf(bw, "**%d drill samples: %d passed, %d failed, %d errors**\n\n", len(run.Drills), pass, fail, errs)
 	if len(run.Drills) > 0 {
-		fmt.Fprintln(bw, "| drill | TTR ± res | TTD | lost | dup | verdict |")
-		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---|")
+		fmt.Fprintln(bw, "| drill | TTR ± res | TTD | lost | dup | episodes | verdict |")
+		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---|")
 		for i, d := range run.Drills {
-			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s |\n",
+			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %d | %s |\n",
 				mdEscape(run.Label(i)), FormatMeasure(d.Measures.TTR, true), FormatMeasure(d.Measures.TTD, false),
 				intOrDash(d.Integrity.Checked, d.Integrity.Lost), intOrDash(d.Integrity.Checked, d.Integrity.Duplicated),
-				mdVerdict(d.Outcome()))
+				len(d.Episodes), mdVerdict(d))
 		}
 		fmt.Fprintln(bw)
 	}
+	mdFailures(bw, run)
+	mdDrills(bw, run)
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write markdown report: %w", err)
+	}
+	return nil
+}
+
+// mdFailures lists, per drill sample that failed or errored, every reason.
+func mdFailures(bw io.Writer, run Run) {
 	var any bool
 	for i, d := range run.Drills {
-		failed := d.Failed()
-		if len(failed) == 0 && d.Error == "" {
+		if d.Outcome() == "pass" {
 			continue
 		}
 		if !any {
-			fmt.Fprintln(bw, "### Budget misses")
+			fmt.Fprintln(bw, "### Failures")
 			fmt.Fprintln(bw)
 			any = true
 		}
@@ -51,7 +63,21 @@ func Markdown(w io.Writer, run Run) error {
 			fmt.Fprintf(bw, "- error: %s\n", mdEscape(firstLine(d.Error)))
 			mdDetails(bw, d.Error)
 		}
-		for _, v := range failed {
+		if d.TestFailed {
+			msg := d.TestFailure
+			if msg == "" {
+				msg = "the go test failed after the drill was judged"
+			}
+			fmt.Fprintf(bw, "- test failed: %s\n", mdEscape(firstLine(msg)))
+			mdDetails(bw, msg)
+		}
+		for _, r := range d.RevertFailed {
+			fmt.Fprintf(bw, "- revert failed: %s\n", mdEscape(firstLine(r)))
+		}
+		if !d.Restored && d.Error == "" {
+			fmt.Fprintf(bw, "- not restored: %s\n", mdEscape(notRestoredText(run.Drills[i])))
+		}
+		for _, v := range d.Failed() {
 			fmt.Fprintf(bw, "- %s: %s (limit %s)", mdEscape(v.Name), mdEscape(v.Actual), mdEscape(v.Limit))
 			if v.Message != "" {
 				fmt.Fprintf(bw, ": %s", mdEscape(firstLine(v.Message)))
@@ -61,10 +87,119 @@ func Markdown(w io.Writer, run Run) error {
 		}
 		fmt.Fprintln(bw)
 	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write markdown report: %w", err)
+}
+
+// mdDrills lists per drill sample its episodes and integrity counts.
+func mdDrills(bw io.Writer, run Run) {
+	if len(run.Drills) == 0 {
+		return
 	}
-	return nil
+	fmt.Fprintln(bw, "### Episodes")
+	fmt.Fprintln(bw)
+	for i, d := range run.Drills {
+		head := "**" + mdEscape(run.Label(i)) + "**"
+		if d.Measures.TTR.Valid {
+			head += " · worst TTR " + mdEscape(measureWithBounds(d.Measures.TTR))
+		}
+		if d.Seed != 0 {
+			head += fmt.Sprintf(" · seed %d", d.Seed)
+		}
+		fmt.Fprintf(bw, "%s\n\n", head)
+		switch {
+		case len(d.Episodes) > 0:
+		case d.Timeline.Impact != nil || (d.Measures.TTR.Valid && d.Measures.TTR.Value > 0):
+			fmt.Fprintln(bw, "- episodes not recorded (the engine that wrote this report predates them)")
+		default:
+			fmt.Fprintln(bw, "- no episode: no fault had an impact")
+		}
+		for j, e := range d.Episodes {
+			fmt.Fprintf(bw, "- episode %d: %s\n", j+1, mdEscape(episodeText(d, e)))
+		}
+		if in := d.Integrity; in.Checked {
+			fmt.Fprintf(bw, "- integrity: %s\n", mdEscape(integrityText(in)))
+		}
+		fmt.Fprintln(bw)
+	}
+}
+
+// measureWithBounds renders "3.00s ± 253ms [2.747s, 3.253s] (requests)".
+func measureWithBounds(m Measure) string {
+	if !m.Valid {
+		return "–"
+	}
+	s := FormatMeasure(m, true) + " " + FormatBounds(m)
+	if m.Source != "" {
+		s += " (" + m.Source + ")"
+	}
+	return s
+}
+
+// episodeText describes one episode with offsets from load start.
+func episodeText(d Drill, e Episode) string {
+	t0 := d.Timeline.LoadStarted
+	var b strings.Builder
+	b.WriteString(e.Fault)
+	if !e.Onset.IsZero() {
+		fmt.Fprintf(&b, ", onset %s", offset(t0, e.Onset))
+		if e.OnsetSource != "" {
+			fmt.Fprintf(&b, " (%s)", e.OnsetSource)
+		}
+	}
+	if !e.Impact.IsZero() {
+		fmt.Fprintf(&b, ", impact %s", offset(t0, e.Impact))
+	}
+	if e.Restored == nil {
+		b.WriteString(", not restored")
+		return b.String()
+	}
+	fmt.Fprintf(&b, ", restored %s: TTR %s", offset(t0, *e.Restored), measureWithBounds(e.TTR))
+	if e.Duration.Valid {
+		fmt.Fprintf(&b, ", unhealthy %s", measureWithBounds(e.Duration))
+	}
+	return b.String()
+}
+
+// integrityText is the accounting of acknowledged writes in one line.
+func integrityText(in Integrity) string {
+	s := fmt.Sprintf("acknowledged %d, landed %d, lost %d, dup %d, late %d", in.Acknowledged, in.Landed, in.Lost, in.Duplicated, in.Late)
+	if len(in.LostSample) > 0 {
+		s += "; lost ids " + strings.Join(in.LostSample, ", ")
+	}
+	if len(in.LateSample) > 0 {
+		s += "; late ids " + strings.Join(in.LateSample, ", ")
+	}
+	if in.Err != "" {
+		s += "; check incomplete: " + firstLine(in.Err)
+	}
+	return s
+}
+
+// notRestoredText says what "not restored" means for d, naming the
+// episodes that never ended.
+func notRestoredText(d Drill) string {
+	k := "K"
+	if d.HealthyRun > 0 {
+		k = fmt.Sprint(d.HealthyRun)
+	}
+	s := fmt.Sprintf("the steady state did not hold for %s healthy buckets in a row after the schedule's last action", k)
+	var open []string
+	for j, e := range d.Episodes {
+		if e.Restored == nil {
+			open = append(open, fmt.Sprintf("episode %d (%s, onset %s)", j+1, e.Fault, offset(d.Timeline.LoadStarted, e.Onset)))
+		}
+	}
+	if len(open) > 0 {
+		s += "; never restored: " + strings.Join(open, ", ")
+	}
+	return s
+}
+
+// offset renders t as "t+5.000s" from t0 (the drill's load start).
+func offset(t0, t time.Time) string {
+	if t0.IsZero() {
+		return t.UTC().Format("15:04:05.000Z")
+	}
+	return fmt.Sprintf("t+%.3fs", t.Sub(t0).Seconds())
 }
 
 func tally(run Run) (pass, fail, errs int) {
@@ -118,14 +253,16 @@ func intOrDash(ok bool, n int64) string {
 	return fmt.Sprint(n)
 }
 
-func mdVerdict(v string) string {
-	switch v {
+// mdVerdict is the verdict cell: "✅ pass", "⚠️ error", or "❌" and the
+// reason of the failure ("❌ test failed", "❌ not restored", ...).
+func mdVerdict(d Drill) string {
+	switch d.Outcome() {
 	case "pass":
 		return "✅ pass"
-	case "fail":
-		return "❌ fail"
-	default:
+	case "error":
 		return "⚠️ error"
+	default:
+		return "❌ " + d.FailReason()
 	}
 }
 

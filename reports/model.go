@@ -43,6 +43,34 @@ type Drill struct {
 	Steps      []Step    `json:"steps"`
 	Series     []Series  `json:"series"`
 	Budgets    []Verdict `json:"budgets"`
+	// Episodes are the periods of unhealthiness, one per inject that had
+	// an impact, in time order. Measures.TTR is the worst episode's.
+	Episodes []Episode `json:"episodes"`
+	// Restored is true when the steady state held for K healthy buckets
+	// after the schedule's last action. A drill that is not restored fails.
+	// Files written before the field existed imply it (see Decode).
+	Restored bool `json:"restored"`
+	// Seed is the nemesis seed that replays the drill's fault schedule.
+	Seed uint64 `json:"seed,omitempty"`
+	// TestFailed is true when the go test failed after the drill was
+	// judged (Passed is then false); TestFailure says why.
+	TestFailed  bool   `json:"test_failed,omitempty"`
+	TestFailure string `json:"test_failure,omitempty"`
+	// RevertFailed lists the faults that could not be reverted, each as
+	// "fault: cause — fix".
+	RevertFailed []string `json:"revert_failed,omitempty"`
+}
+
+// Episode is one period of unhealthiness after an inject: from the
+// fault's onset through impact (first unhealthy bucket) to restored.
+type Episode struct {
+	Fault       string     `json:"fault"`              // the inject the episode follows
+	Onset       time.Time  `json:"onset"`              // the fault took effect
+	OnsetSource string     `json:"onset_source"`       // "inject call", "docker events kill..die", ...
+	Impact      time.Time  `json:"impact"`             // first unhealthy bucket
+	Restored    *time.Time `json:"restored,omitempty"` // absent: never restored
+	TTR         Measure    `json:"ttr"`                // restored − onset; invalid when not restored
+	Duration    Measure    `json:"duration"`           // restored − impact
 }
 
 // Timeline holds the instants of a drill. Zero times are omitted: an event
@@ -52,6 +80,7 @@ type Timeline struct {
 	SteadyVerified time.Time  `json:"steady_verified"`
 	FaultSent      time.Time  `json:"fault_sent"`
 	FaultAcked     time.Time  `json:"fault_acked"`
+	Onset          *time.Time `json:"onset,omitempty"` // first fault's onset, best estimate
 	Impact         *time.Time `json:"impact,omitempty"`
 	Detected       *time.Time `json:"detected,omitempty"`
 	RecoveryStart  *time.Time `json:"recovery_start,omitempty"`
@@ -62,12 +91,43 @@ type Timeline struct {
 	End            time.Time  `json:"end"`
 }
 
-// Measure is a duration with its resolution (the ± of the measurement).
-// Valid is false when the measure does not apply (e.g. TTD with no detector).
+// Measure is a duration with the interval known to contain the true value,
+// [Lower, Upper] (asymmetric where it is), and Resolution, its ± short
+// form: max(Value−Lower, Upper−Value). Valid is false when the measure does
+// not apply (e.g. TTD with no detector). Files written before Lower and
+// Upper existed hold both as 0: use Bounds, which falls back to
+// Value ∓ Resolution.
 type Measure struct {
 	Valid      bool     `json:"valid"`
 	Value      Duration `json:"value"`
 	Resolution Duration `json:"resolution"`
+	Lower      Duration `json:"lower"`
+	Upper      Duration `json:"upper"`
+	// Source is what located the measure: "requests", "probe lag_s",
+	// "buckets", "detector polls".
+	Source string `json:"source,omitempty"`
+}
+
+// Bounds returns the interval known to contain the true value. A measure
+// without bounds (Lower and Upper both 0, as in files written before they
+// existed) gives Value ∓ Resolution, clipped at 0.
+func (m Measure) Bounds() (lo, hi Duration) {
+	if !m.hasBounds() {
+		return max(0, m.Value-m.Resolution), m.Value + m.Resolution
+	}
+	return m.Lower, m.Upper
+}
+
+// hasBounds tells whether Lower and Upper were recorded.
+func (m Measure) hasBounds() bool { return m.Lower != 0 || m.Upper != 0 }
+
+// Plusminus returns the ± short form of the bounds: Resolution when set,
+// else max(Value−Lower, Upper−Value).
+func (m Measure) Plusminus() Duration {
+	if m.Resolution > 0 || !m.hasBounds() {
+		return m.Resolution
+	}
+	return max(m.Value-m.Lower, m.Upper-m.Value)
 }
 
 // Measures are the derived figures of a drill.
@@ -90,6 +150,13 @@ type Integrity struct {
 	Lost         int64    `json:"lost"`
 	Duplicated   int64    `json:"duplicated"`
 	LostSample   []string `json:"lost_sample,omitempty"` // first few lost ids
+	// Late counts acknowledged writes visible downstream only after the
+	// catch-up deadline (they are not lost); LateSample holds the first few.
+	Late       int64    `json:"late"`
+	LateSample []string `json:"late_sample,omitempty"`
+	// Err is why the integrity check could not finish (the counts are then
+	// partial).
+	Err string `json:"error,omitempty"`
 }
 
 // Fault is one injected fault with its brackets.
@@ -98,6 +165,11 @@ type Fault struct {
 	Inject Bracket  `json:"inject"`
 	Revert *Bracket `json:"revert,omitempty"`
 	Error  string   `json:"error,omitempty"`
+	// Onset brackets when the fault took effect, where something better
+	// than the inject call locates it (e.g. Docker events); OnsetSource
+	// names that source.
+	Onset       *Bracket `json:"onset,omitempty"`
+	OnsetSource string   `json:"onset_source,omitempty"`
 }
 
 // Bracket is when a call was sent and acknowledged.

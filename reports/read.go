@@ -59,7 +59,11 @@ func Read(path string) (Run, error) {
 	return run, nil
 }
 
-// Decode parses and validates a run from JSON.
+// Decode parses and validates a run from JSON. Fields added within v1
+// are optional: a drill without "restored" (a file written before it
+// existed) is read as restored when its timeline has a restored instant,
+// or when it had no impact and no error; a measure without "lower" and
+// "upper" reads them as 0, which Measure.Bounds takes as Value ∓ Resolution.
 func Decode(b []byte) (Run, error) {
 	var head struct {
 		Schema *string `json:"schema"`
@@ -77,10 +81,34 @@ func Decode(b []byte) (Run, error) {
 	if err := json.Unmarshal(b, &run); err != nil {
 		return Run{}, jsonError(b, err)
 	}
+	if err := fillLegacy(b, &run); err != nil {
+		return Run{}, err
+	}
 	if err := run.Validate(); err != nil {
 		return Run{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return run, nil
+}
+
+// fillLegacy sets what files written before a field existed imply: a
+// drill without "restored" was restored when its timeline says so, or when
+// the fault had no impact and the drill could be evaluated.
+func fillLegacy(b []byte, run *Run) error {
+	var presence struct {
+		Drills []struct {
+			Restored *json.RawMessage `json:"restored"`
+		} `json:"drills"`
+	}
+	if err := json.Unmarshal(b, &presence); err != nil {
+		return jsonError(b, err)
+	}
+	for i := range run.Drills {
+		if i < len(presence.Drills) && presence.Drills[i].Restored == nil {
+			d := &run.Drills[i]
+			d.Restored = d.Timeline.Restored != nil || (d.Timeline.Impact == nil && d.Error == "")
+		}
+	}
+	return nil
 }
 
 // Validate checks the rules of the schema that JSON types cannot express.
@@ -89,28 +117,72 @@ func (r Run) Validate() error {
 		return fmt.Errorf("schema %q, want %q", r.Schema, SchemaVersion)
 	}
 	for i, d := range r.Drills {
-		if strings.TrimSpace(d.Name) == "" {
-			return fmt.Errorf("drills[%d]: empty name", i)
-		}
-		if d.Sample < 0 {
-			return fmt.Errorf("drills[%d] (%s): negative sample %d", i, d.Name, d.Sample)
-		}
-		if d.Bucket < 0 {
-			return fmt.Errorf("drills[%d] (%s): negative bucket", i, d.Name)
-		}
-		for _, m := range []struct {
-			name string
-			m    Measure
-		}{{"ttr", d.Measures.TTR}, {"ttd", d.Measures.TTD}, {"impact", d.Measures.Impact}, {"runbook", d.Measures.Runbook}, {"catch_up", d.Measures.CatchUp}} {
-			if m.m.Value < 0 || m.m.Resolution < 0 {
-				return fmt.Errorf("drills[%d] (%s): measures.%s: negative duration", i, d.Name, m.name)
+		if err := d.validate(); err != nil {
+			if strings.TrimSpace(d.Name) == "" {
+				return fmt.Errorf("drills[%d]: %w", i, err)
 			}
+			return fmt.Errorf("drills[%d] (%s): %w", i, d.Name, err)
 		}
-		for j, s := range d.Series {
-			if len(s.Healthy) != 0 && len(s.Healthy) != len(s.Points) {
-				return fmt.Errorf("drills[%d] (%s): series[%d] (%s): %d healthy flags for %d points", i, d.Name, j, s.Name, len(s.Healthy), len(s.Points))
-			}
+	}
+	return nil
+}
+
+func (d Drill) validate() error {
+	switch {
+	case strings.TrimSpace(d.Name) == "":
+		return errors.New("empty name")
+	case d.Sample < 0:
+		return fmt.Errorf("negative sample %d", d.Sample)
+	case d.Bucket < 0:
+		return errors.New("negative bucket")
+	case d.Passed && d.TestFailed:
+		return errors.New("passed is true but test_failed is set: a failed test never passes")
+	case d.Integrity.Late < 0:
+		return errors.New("integrity.late: negative count")
+	}
+	for _, m := range []struct {
+		name string
+		m    Measure
+	}{{"ttr", d.Measures.TTR}, {"ttd", d.Measures.TTD}, {"impact", d.Measures.Impact}, {"runbook", d.Measures.Runbook}, {"catch_up", d.Measures.CatchUp}} {
+		if err := m.m.validate(); err != nil {
+			return fmt.Errorf("measures.%s: %w", m.name, err)
 		}
+	}
+	for j, e := range d.Episodes {
+		if err := e.validate(); err != nil {
+			return fmt.Errorf("episodes[%d] (%s): %w", j, e.Fault, err)
+		}
+	}
+	for j, s := range d.Series {
+		if len(s.Healthy) != 0 && len(s.Healthy) != len(s.Points) {
+			return fmt.Errorf("series[%d] (%s): %d healthy flags for %d points", j, s.Name, len(s.Healthy), len(s.Points))
+		}
+	}
+	return nil
+}
+
+func (m Measure) validate() error {
+	if m.Value < 0 || m.Resolution < 0 || m.Lower < 0 || m.Upper < 0 {
+		return errors.New("negative duration")
+	}
+	if m.Valid && m.hasBounds() && (m.Lower > m.Value || m.Value > m.Upper) {
+		return fmt.Errorf("value %s outside its bounds [%s, %s]", m.Value, m.Lower, m.Upper)
+	}
+	return nil
+}
+
+func (e Episode) validate() error {
+	switch {
+	case e.Restored == nil && e.TTR.Valid:
+		return errors.New("ttr is valid but the episode has no restored instant")
+	case e.Restored != nil && !e.Impact.IsZero() && e.Restored.Before(e.Impact):
+		return errors.New("restored before impact")
+	}
+	if err := e.TTR.validate(); err != nil {
+		return fmt.Errorf("ttr: %w", err)
+	}
+	if err := e.Duration.validate(); err != nil {
+		return fmt.Errorf("duration: %w", err)
 	}
 	return nil
 }

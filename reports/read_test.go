@@ -63,6 +63,25 @@ func TestReadErrors(t *testing.T) {
 			[]string{"noname.json", "drills[0]: empty name"}},
 		{"negative ttr", file("neg.json", `{"schema": "firedrill.report/v1", "drills": [{"name": "a", "measures": {"ttr": {"valid": true, "value": -1}}}]}`),
 			reports.ErrMalformed, []string{"neg.json", "measures.ttr: negative"}},
+		// Before, a measure outside its own interval, a drill both passed
+		// and test-failed, or an episode with a TTR but no end were read as
+		// given and shown as they came.
+		{"value outside bounds", file("bounds.json", `{"schema": "firedrill.report/v1", "drills": [{"name": "a", "measures": {"ttr": {"valid": true, "value": 3, "lower": 3.1, "upper": 3.2}}}]}`),
+			reports.ErrMalformed, []string{"bounds.json", "measures.ttr: value 3s outside its bounds [3.1s, 3.2s]"}},
+		{"passed and test failed", file("testfail.json", `{"schema": "firedrill.report/v1", "drills": [{"name": "a", "passed": true, "test_failed": true}]}`),
+			reports.ErrMalformed, []string{"testfail.json", "drills[0] (a): passed is true but test_failed is set"}},
+		{"episode ttr without restored", file("ep.json", `{"schema": "firedrill.report/v1", "drills": [{"name": "a", "episodes": [{"fault": "kill(x)", "ttr": {"valid": true, "value": 1}}]}]}`),
+			reports.ErrMalformed, []string{"ep.json", "episodes[0] (kill(x)): ttr is valid but the episode has no restored instant"}},
+		{"episode restored before impact", file("ep2.json", `{"schema": "firedrill.report/v1", "drills": [{"name": "a", "episodes": [{"fault": "f", "impact": "2026-01-02T03:04:06Z", "restored": "2026-01-02T03:04:05Z"}]}]}`),
+			reports.ErrMalformed, []string{"ep2.json", "episodes[0] (f): restored before impact"}},
+		{"episode bad bounds", file("ep3.json", `{"schema": "firedrill.report/v1", "drills": [{"name": "a", "episodes": [{"fault": "f", "impact": "2026-01-02T03:04:05Z", "restored": "2026-01-02T03:04:06Z", "ttr": {"valid": true, "value": 1, "lower": 0.5, "upper": 0.9}}]}]}`),
+			reports.ErrMalformed, []string{"ep3.json", "episodes[0] (f): ttr: value 1s outside its bounds"}},
+		{"negative late", file("late.json", `{"schema": "firedrill.report/v1", "drills": [{"name": "a", "integrity": {"late": -1}}]}`),
+			reports.ErrMalformed, []string{"late.json", "integrity.late: negative count"}},
+		{"episode field wrong type", file("ept.json", "{\"schema\": \"firedrill.report/v1\",\n \"drills\": [{\"name\": \"a\", \"episodes\": [{\"onset_source\": 5}]}]}"),
+			reports.ErrMalformed, []string{"ept.json", "drills.episodes.onset_source", "line 2"}},
+		{"restored wrong type", file("rt.json", `{"schema": "firedrill.report/v1", "drills": [{"name": "a", "restored": "yes"}]}`),
+			reports.ErrMalformed, []string{"rt.json", "drills.restored"}},
 		{"healthy flags", file("healthy.json", `{"schema": "firedrill.report/v1", "drills": [{"name": "a", "series": [{"name": "s", "points": [{"v": 1, "p": true}], "healthy": [true, false]}]}]}`),
 			reports.ErrMalformed, []string{"healthy.json", "2 healthy flags for 1 points"}},
 	} {
@@ -76,6 +95,82 @@ func TestReadErrors(t *testing.T) {
 				assert.Contains(t, err.Error(), s)
 			}
 			assert.Equal(t, strings.ToLower(err.Error()[:1]), err.Error()[:1], "errors start lower-case")
+		})
+	}
+}
+
+// A file written before episodes, bounds, "restored" and "late" existed
+// still reads, and means what it meant: before this change such a drill
+// was a pass; read with "restored" missing as false it would now show as
+// "not restored" and fail compare.
+func TestReadLegacyFile(t *testing.T) {
+	legacy := `{"schema": "firedrill.report/v1", "meta": {"run_id": "old", "started": "2026-01-02T03:04:05Z", "finished": "2026-01-02T03:05:05Z"},
+	  "drills": [
+	    {"name": "recovered", "passed": true, "bucket": 0.1, "healthy_run": 10,
+	     "timeline": {"load_started": "2026-01-02T03:04:05Z", "impact": "2026-01-02T03:04:10.1Z", "restored": "2026-01-02T03:04:13.2Z", "end": "2026-01-02T03:04:17Z"},
+	     "measures": {"ttr": {"valid": true, "value": 3.2, "resolution": 0.103}},
+	     "integrity": {"checked": true, "acknowledged": 10, "landed": 10, "lost": 0, "duplicated": 0}},
+	    {"name": "no-impact", "passed": true, "measures": {"ttr": {"valid": true, "value": 0, "resolution": 0.103}}},
+	    {"name": "never-back", "passed": false, "timeline": {"impact": "2026-01-02T03:04:10.1Z"}, "measures": {"ttr": {"valid": false, "value": 0, "resolution": 0}}},
+	    {"name": "errored", "passed": false, "error": "no docker"},
+	    {"name": "explicit", "passed": false, "restored": false, "timeline": {"restored": "2026-01-02T03:04:13.2Z"}}
+	  ]}`
+	path := filepath.Join(t.TempDir(), "old.json")
+	require.NoError(t, os.WriteFile(path, []byte(legacy), 0o644))
+	run, err := reports.Read(path)
+	require.NoError(t, err)
+	require.Len(t, run.Drills, 5)
+	for _, tc := range []struct {
+		name      string
+		restored  bool
+		recovered bool
+		outcome   string
+	}{
+		{"recovered", true, true, "pass"},
+		{"no-impact", true, true, "pass"},
+		{"never-back", false, false, "fail"},
+		{"errored", false, false, "error"},
+		{"explicit", false, false, "fail"}, // a written "restored" wins over the timeline
+	} {
+		d := run.Drills[indexOf(run, tc.name, 0)]
+		assert.Equal(t, tc.restored, d.Restored, tc.name)
+		assert.Equal(t, tc.recovered, d.Recovered(), tc.name)
+		assert.Equal(t, tc.outcome, d.Outcome(), tc.name)
+		assert.Empty(t, d.Episodes, tc.name)
+	}
+	lo, hi := run.Drills[0].Measures.TTR.Bounds()
+	assert.Equal(t, 3097*time.Millisecond, lo.D(), "no bounds recorded: value − resolution")
+	assert.Equal(t, 3303*time.Millisecond, hi.D(), "no bounds recorded: value + resolution")
+	lo, hi = run.Drills[1].Measures.TTR.Bounds()
+	assert.Equal(t, time.Duration(0), lo.D(), "clipped at 0")
+	assert.Equal(t, 103*time.Millisecond, hi.D())
+	assert.Equal(t, int64(0), run.Drills[0].Integrity.Late)
+}
+
+// Before, a measure had only a symmetric ± (Resolution): an asymmetric
+// interval could not be told, and a report showed "2.05s ± 3ms" with no way
+// to see that the truth lay in [2.047s, 2.051s].
+func TestMeasureBounds(t *testing.T) {
+	ms := func(n int) reports.Duration { return reports.Duration(time.Duration(n) * time.Millisecond) }
+	for _, tc := range []struct {
+		name           string
+		m              reports.Measure
+		lo, hi, pm     reports.Duration
+		format, bounds string
+	}{
+		{"asymmetric", reports.Measure{Valid: true, Value: ms(2050), Lower: ms(2047), Upper: ms(2051)}, ms(2047), ms(2051), ms(3), "2.05s ± 3ms", "[2.047s, 2.051s]"},
+		{"resolution given", reports.Measure{Valid: true, Value: ms(2050), Lower: ms(2047), Upper: ms(2051), Resolution: ms(4)}, ms(2047), ms(2051), ms(4), "2.05s ± 4ms", "[2.047s, 2.051s]"},
+		{"legacy", reports.Measure{Valid: true, Value: ms(500), Resolution: ms(100)}, ms(400), ms(600), ms(100), "500ms ± 100ms", "[400ms, 600ms]"},
+		{"exact zero", reports.Measure{Valid: true}, 0, 0, 0, "0s", "[0s, 0s]"},
+		{"invalid", reports.Measure{Value: ms(5)}, ms(5), ms(5), 0, "–", "–"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lo, hi := tc.m.Bounds()
+			assert.Equal(t, tc.lo, lo)
+			assert.Equal(t, tc.hi, hi)
+			assert.Equal(t, tc.pm, tc.m.Plusminus())
+			assert.Equal(t, tc.format, reports.FormatMeasure(tc.m, true))
+			assert.Equal(t, tc.bounds, reports.FormatBounds(tc.m))
 		})
 	}
 }

@@ -26,6 +26,7 @@ const (
 	colRestored = "#1a7f37"
 	colCaughtUp = "#0a7e8c"
 	colTTR      = "#24292f"
+	colEpisode  = "#6e7781"
 )
 
 var seriesColours = []string{"#0969da", "#bf3989", "#9a6700", "#1a7f37", "#8250df", "#57606a"}
@@ -84,6 +85,10 @@ func TimelineSVG(d Drill, o SVGOptions) string {
 	y += 3*markerRow + 6
 	ttrY := y
 	y += 22
+	episodeY := y
+	if len(d.Episodes) > 0 {
+		y += laneH + 2
+	}
 	faultY := y
 	y += laneH * float64(max(1, len(d.Faults)))
 	stepY := y + 4
@@ -124,12 +129,20 @@ func TimelineSVG(d Drill, o SVGOptions) string {
 			x(s.Start), stepY-2, math.Max(1, x(s.End)-x(s.Start)), bandBottom-stepY+2, colStepBg)
 	}
 
+	// Episodes: onset → restored, or onset → end when never restored.
+	for i, e := range d.Episodes {
+		writeEpisode(&b, d, e, i, episodeY, laneH, t1, x)
+	}
+
 	// Fault lanes.
 	lbl := func(yy float64, text string) {
 		fmt.Fprintf(&b, `<text class="lbl" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, left-6, yy+laneH/2+4, esc(clipText(text, 18)))
 	}
 	if len(d.Faults) == 0 {
 		lbl(faultY, "no fault")
+	}
+	if len(d.Episodes) > 0 {
+		lbl(episodeY, "episodes")
 	}
 	for i, f := range d.Faults {
 		ly := faultY + float64(i)*laneH
@@ -188,8 +201,7 @@ func TimelineSVG(d Drill, o SVGOptions) string {
 	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end">since load start</text></g>`, left-16, axisY+15)
 
 	// TTR span.
-	if tl.Restored != nil && d.Measures.TTR.Valid {
-		end := *tl.Restored
+	if end, ok := ttrEnd(d); ok {
 		start := end.Add(-d.Measures.TTR.Value.D())
 		x0, x1 := x(start), x(end)
 		fmt.Fprintf(&b, `<g class="ttr-span"><title>TTR %s (fault onset → restored)</title>`, esc(FormatMeasure(d.Measures.TTR, true)))
@@ -247,6 +259,70 @@ func TimelineSVG(d Drill, o SVGOptions) string {
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
+}
+
+// ttrEnd is where the TTR span ends: the restored instant of the worst
+// episode (the one whose TTR is Measures.TTR), else the drill's restored.
+func ttrEnd(d Drill) (time.Time, bool) {
+	if !d.Measures.TTR.Valid {
+		return time.Time{}, false
+	}
+	var worst *Episode
+	for i, e := range d.Episodes {
+		if e.Restored != nil && e.TTR.Valid && (worst == nil || e.TTR.Value > worst.TTR.Value) {
+			worst = &d.Episodes[i]
+		}
+	}
+	switch {
+	case worst != nil:
+		return *worst.Restored, true
+	case d.Timeline.Restored != nil:
+		return *d.Timeline.Restored, true
+	default:
+		return time.Time{}, false
+	}
+}
+
+// writeEpisode draws one episode in the episode lane (class "episode",
+// data-restored true or false): a bar from onset to restored with the TTR
+// bounds as a whisker at its end, or from onset to the end of the drill
+// labelled "not restored".
+func writeEpisode(b *strings.Builder, d Drill, e Episode, idx int, top, h float64, t1 time.Time, x func(time.Time) float64) {
+	start := e.Onset
+	if start.IsZero() {
+		start = e.Impact
+	}
+	if start.IsZero() {
+		return
+	}
+	t0 := d.Timeline.LoadStarted
+	stop, col, restored := t1, colFault, e.Restored != nil
+	title := fmt.Sprintf("episode %d: %s, onset t+%.3fs%s, not restored", idx+1, e.Fault, start.Sub(t0).Seconds(), parens(e.OnsetSource))
+	label := "not restored"
+	if restored {
+		stop, col = *e.Restored, colEpisode
+		title = fmt.Sprintf("episode %d: %s, onset t+%.3fs%s, restored t+%.3fs, TTR %s %s",
+			idx+1, e.Fault, start.Sub(t0).Seconds(), parens(e.OnsetSource), stop.Sub(t0).Seconds(), FormatMeasure(e.TTR, true), FormatBounds(e.TTR))
+		label = "TTR " + FormatMeasure(e.TTR, false)
+	}
+	x0, x1 := x(start), x(stop)
+	fmt.Fprintf(b, `<g class="episode" data-episode="%d" data-restored="%t"><title>%s</title>`, idx+1, restored, esc(title))
+	fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" rx="2" fill="%s" opacity="0.85"/>`, x0, top+2, math.Max(2, x1-x0), h-4, col)
+	if restored && e.TTR.Valid {
+		lo, hi := e.TTR.Bounds()
+		bx0, bx1 := x(start.Add(lo.D())), x(start.Add(hi.D()))
+		fmt.Fprintf(b, `<line class="bounds" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="3"/>`, bx0, top+h/2, math.Max(bx1, bx0+1), top+h/2, colTTR)
+	}
+	// The label goes inside the bar when it fits, else after it (a
+	// restored episode) or before it (one that runs to the end).
+	style, anchor, tx := "fill:#fff;font-size:10px", "start", x0+4
+	if x1-x0 < float64(len(label))*5.6+8 {
+		style, tx = "fill:"+col+";font-size:10px;font-weight:600", x1+4
+		if !restored {
+			anchor, tx = "end", x0-4
+		}
+	}
+	fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="%s" style="%s">%s</text></g>`, tx, top+h/2+3.5, anchor, style, esc(label))
 }
 
 // writePanel draws one SLI series in a panel.

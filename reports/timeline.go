@@ -33,6 +33,17 @@ func Events(d Drill) []Event {
 	add("steady_verified", "steady state verified", tl.SteadyVerified)
 	add("fault_sent", "fault sent", tl.FaultSent)
 	add("fault_acked", "fault acknowledged", tl.FaultAcked)
+	if tl.Onset != nil && len(d.Episodes) <= 1 {
+		add("onset", "fault onset"+parens(onsetSource(d)), *tl.Onset)
+	}
+	if len(d.Episodes) > 1 {
+		for j, e := range d.Episodes {
+			add("episode_onset", fmt.Sprintf("episode %d: onset of %s%s", j+1, e.Fault, parens(e.OnsetSource)), e.Onset)
+			if e.Restored != nil {
+				add("episode_restored", fmt.Sprintf("episode %d: restored, TTR %s", j+1, FormatMeasure(e.TTR, true)), *e.Restored)
+			}
+		}
+	}
 	addp("impact", "impact (first unhealthy bucket)", tl.Impact)
 	addp("detected", "detected", tl.Detected)
 	addp("recovery_start", "recovery started", tl.RecoveryStart)
@@ -58,6 +69,24 @@ func Events(d Drill) []Event {
 	add("end", "end", tl.End)
 	sort.SliceStable(ev, func(i, j int) bool { return ev[i].At.Before(ev[j].At) })
 	return ev
+}
+
+// onsetSource is what located the first fault's onset.
+func onsetSource(d Drill) string {
+	if len(d.Episodes) > 0 && d.Episodes[0].OnsetSource != "" {
+		return d.Episodes[0].OnsetSource
+	}
+	if len(d.Faults) > 0 {
+		return d.Faults[0].OnsetSource
+	}
+	return ""
+}
+
+func parens(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " (" + s + ")"
 }
 
 // TimelineText renders Events as lines with offsets from the start of load,

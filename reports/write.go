@@ -166,28 +166,98 @@ func (d Drill) Failed() []Verdict {
 }
 
 // Outcome is the one-word outcome of a drill sample: "pass", "fail" (a
-// budget missed) or "error" (the drill could not be evaluated).
+// budget missed, the system not restored, a fault not reverted, or the go
+// test failed after the drill was judged) or "error" (the drill could not
+// be evaluated).
 func (d Drill) Outcome() string {
 	switch {
 	case d.Error != "":
 		return "error"
-	case !d.Passed || len(d.Failed()) > 0:
+	case d.FailReason() != "":
 		return "fail"
 	default:
 		return "pass"
 	}
 }
 
+// Reasons a drill sample that could be evaluated failed, as FailReason
+// returns them.
+const (
+	ReasonTestFailed   = "test failed"   // the go test failed after the drill was judged
+	ReasonRevertFailed = "revert failed" // a fault could not be reverted
+	ReasonNotRestored  = "not restored"  // the steady state did not return after the last action
+	ReasonBudget       = "budget missed" // a budget was missed
+	ReasonFailed       = "did not pass"  // Passed is false for no recorded reason
+)
+
+// FailReason says why a drill sample failed, the first that applies of
+// ReasonTestFailed, ReasonRevertFailed, ReasonNotRestored, ReasonBudget
+// and ReasonFailed; "" when it passed or could not be evaluated (Error).
+func (d Drill) FailReason() string {
+	switch {
+	case d.Error != "":
+		return ""
+	case d.TestFailed:
+		return ReasonTestFailed
+	case len(d.RevertFailed) > 0:
+		return ReasonRevertFailed
+	case !d.Restored:
+		return ReasonNotRestored
+	case len(d.Failed()) > 0:
+		return ReasonBudget
+	case !d.Passed:
+		return ReasonFailed
+	default:
+		return ""
+	}
+}
+
+// verdictWord is the outcome as tables print it: "pass", "error", or the
+// reason of a failure.
+func (d Drill) verdictWord() string {
+	if r := d.FailReason(); r != "" {
+		return r
+	}
+	return d.Outcome()
+}
+
 // FormatMeasure renders a measure as "3.2s ± 150ms", or "–" when not valid.
+// The ± is Measure.Plusminus.
 func FormatMeasure(m Measure, withRes bool) string {
 	if !m.Valid {
 		return "–"
 	}
 	s := FormatDuration(m.Value.D())
-	if withRes && m.Resolution > 0 {
-		s += " ± " + FormatDuration(m.Resolution.D())
+	if pm := m.Plusminus(); withRes && pm > 0 {
+		s += " ± " + FormatDuration(pm.D())
 	}
 	return s
+}
+
+// FormatBounds renders the interval of a measure (Measure.Bounds) as
+// "[2.047s, 2.053s]", to the millisecond, or "–" when not valid.
+func FormatBounds(m Measure) string {
+	if !m.Valid {
+		return "–"
+	}
+	lo, hi := m.Bounds()
+	return "[" + formatPrecise(lo.D()) + ", " + formatPrecise(hi.D()) + "]"
+}
+
+// formatPrecise is FormatDuration to the millisecond (microsecond below 1 ms).
+func formatPrecise(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0s"
+	case d < time.Millisecond && d > -time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	case d < time.Second && d > -time.Second:
+		return fmt.Sprintf("%dms", d.Round(time.Millisecond).Milliseconds())
+	case d < time.Minute && d > -time.Minute:
+		return fmt.Sprintf("%.3fs", d.Seconds())
+	default:
+		return d.Round(time.Millisecond).String()
+	}
 }
 
 // FormatDuration rounds d for humans: ms below 1 s, two decimals of seconds

@@ -45,6 +45,21 @@ type State struct {
 	// Status is one of created, running, paused, restarting, removing,
 	// exited, dead.
 	Status string
+	// StartedAt is when the process last started and FinishedAt when it last
+	// exited, by the daemon's clock (the machine's), to the nanosecond; zero
+	// when unknown (never started, never exited). FinishedAt is the time the
+	// runtime reaped the process: at or just after it died.
+	StartedAt, FinishedAt time.Time
+}
+
+// Event is one record of the Docker daemon about a container.
+type Event struct {
+	// Action is e.g. "kill", "die", "pause", "start", "stop", "restart".
+	Action string
+	// Time is when the daemon recorded it, to the nanosecond, by its clock.
+	Time time.Time
+	// Attributes are the event's attributes (e.g. "signal", "exitCode").
+	Attributes map[string]string
 }
 
 // Resources are limits for [Container.Update]; a zero field leaves that
@@ -120,12 +135,66 @@ func (c *Container) State(ctx context.Context) (State, error) {
 		return State{}, fmt.Errorf("inspect %s: no state", c.Name)
 	}
 	return State{
-		Running:   s.Running,
-		Paused:    s.Paused,
-		OOMKilled: s.OOMKilled,
-		ExitCode:  s.ExitCode,
-		Status:    string(s.Status),
+		Running:    s.Running,
+		Paused:     s.Paused,
+		OOMKilled:  s.OOMKilled,
+		ExitCode:   s.ExitCode,
+		Status:     string(s.Status),
+		StartedAt:  parseDockerTime(s.StartedAt),
+		FinishedAt: parseDockerTime(s.FinishedAt),
 	}, nil
+}
+
+// parseDockerTime parses a time of container inspect (RFC 3339 with
+// nanoseconds); Docker's "0001-01-01T00:00:00Z" and garbage are zero.
+func parseDockerTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Year() <= 1 {
+		return time.Time{}
+	}
+	return t
+}
+
+// Events returns the daemon's records about this container between since
+// and until, oldest first. The daemon keeps its last 256 events (of every
+// container), so ask soon after the window. It returns once the daemon has
+// sent the window: when until is in the future, at until.
+func (c *Container) Events(ctx context.Context, since, until time.Time) ([]Event, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	res := c.docker.Events(ctx, client.EventsListOptions{
+		Since:   unixNano(since),
+		Until:   unixNano(until),
+		Filters: client.Filters{}.Add("type", "container").Add("container", c.ID),
+	})
+	var out []Event
+	for {
+		select {
+		case m, ok := <-res.Messages:
+			if !ok {
+				return out, nil
+			}
+			if m.Actor.ID != "" && m.Actor.ID != c.ID {
+				continue
+			}
+			out = append(out, Event{Action: string(m.Action), Time: time.Unix(0, m.TimeNano), Attributes: m.Actor.Attributes})
+		case err, ok := <-res.Err:
+			if !ok || errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return out, fmt.Errorf("events of %s: %w", c.Name, err)
+		case <-ctx.Done():
+			return out, fmt.Errorf("events of %s: %w", c.Name, ctx.Err())
+		}
+	}
+}
+
+// unixNano formats t as the events API's "seconds.nanoseconds".
+func unixNano(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())
 }
 
 // Logs returns the last tail lines of the container's stdout and stderr,
@@ -338,8 +407,10 @@ func (c *Container) WaitReady(ctx context.Context) error {
 	}
 }
 
-// LogTail is how many log lines readiness errors carry.
-const LogTail = 30
+// LogTail is how many log lines readiness errors carry: enough to say why,
+// short enough to read in a failure message. A failed test under [Start]
+// logs more of each container.
+const LogTail = 3
 
 func (c *Container) exitedError(st State) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -36,8 +36,11 @@
 // Every Docker resource carries the labels firedrill=true, firedrill.run,
 // firedrill.test, firedrill.system and firedrill.instance. Teardown removes
 // containers (with their proxies) and the network: on pass, failure and panic
-// through t.Cleanup (registered before anything can fail), on SIGINT/SIGTERM
-// through a process-wide handler, and shortly before the test binary's
-// -timeout through a watchdog. A process killed with SIGKILL leaves labelled
-// resources that [Wipe] (make wipe, firedrill wipe) removes.
+// through t.Cleanup (registered before anything can fail), and on
+// SIGINT/SIGTERM or shortly before the test binary's -timeout through the
+// process's one ending handler, [AtEnd]: one signal handler and one
+// deadline watchdog, shared with the faults package, running hooks by
+// [Stage] (faults reverted before systems are torn down). A process killed
+// with SIGKILL leaves labelled resources that [Wipe] (make wipe, firedrill
+// wipe) removes.
 package scenarios

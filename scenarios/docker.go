@@ -9,8 +9,8 @@ import (
 )
 
 // DockerAPI is the part of the Docker Engine API the runtime uses after a
-// container is created: lifecycle, inspection, exec, logs, networks and
-// removal. *client.Client (github.com/moby/moby/client) and the client of a
+// container is created: lifecycle, inspection, events, exec, logs, networks
+// and removal. *client.Client (github.com/moby/moby/client) and the client of a
 // testcontainers provider satisfy it; unit tests use the mockery mock in
 // scenarios/mocks.
 type DockerAPI interface {
@@ -33,6 +33,9 @@ type DockerAPI interface {
 	NetworkList(ctx context.Context, options client.NetworkListOptions) (client.NetworkListResult, error)
 	NetworkRemove(ctx context.Context, networkID string, options client.NetworkRemoveOptions) (client.NetworkRemoveResult, error)
 	ImageInspect(ctx context.Context, imageID string, inspectOpts ...client.ImageInspectOption) (client.ImageInspectResult, error)
+	// Events streams the daemon's events ([Container.Events] reads a
+	// container's, over a window).
+	Events(ctx context.Context, options client.EventsListOptions) client.EventsResult
 }
 
 var _ DockerAPI = (*client.Client)(nil)

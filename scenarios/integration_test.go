@@ -452,7 +452,7 @@ func TestSignalLeavesNothing(t *testing.T) {
 			err = cmd.Wait()
 			var ee *exec.ExitError
 			require.True(t, errors.As(err, &ee), "helper exits on %v: %v", sig, err)
-			assert.Contains(t, stderr.String(), "tearing down running systems")
+			assert.Contains(t, stderr.String(), "ending early: tearing down running system")
 			assertNothingLeft(t, LabelRun+"="+runID)
 		})
 	}

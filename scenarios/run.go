@@ -104,9 +104,11 @@ func WithTestcontainersLogger(l tclog.Logger) Option {
 	return func(c *config) error { c.tcLogger = l; return nil }
 }
 
-// WithWatchdogMargin sets how long before the test's deadline (go test
-// -timeout) [Start] tears the system down; default 5 s (a quarter of the
-// time left when that is shorter).
+// WithWatchdogMargin asks the process's ending handler ([AtEnd]) to tear
+// systems down at least d before the test's deadline (go test -timeout);
+// default [EndMargin], 5 s (a quarter of the time left when that is
+// shorter). The watchdog is shared by every test of the binary: the largest
+// margin asked for wins.
 func WithWatchdogMargin(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -155,22 +157,28 @@ type Running struct {
 	mu         sync.Mutex
 	ids        []string // every container created, in creation order
 	closed     bool
+	closeDone  chan struct{} // closed when the first Close has finished
 	closeErr   error
 	teardownIn time.Duration
-	watchdog   *time.Timer
+	unregister func() // the end hook's (see track)
 }
 
 // Start starts sys for a test and tears it down when the test ends (pass,
 // failure, panic), on SIGINT/SIGTERM, and shortly before the test binary's
-// -timeout. The cleanup is registered before anything is created. Any error
-// fails the test with t.Fatal. Under -short it skips the test, and a missing
-// Docker daemon fails it with the fix ([RequireDocker]).
+// -timeout (both through [AtEnd], at [StageSystems]: after the faults are
+// reverted). The cleanup is registered before anything is created. Any
+// error fails the test with t.Fatal. Under -short it skips the test, and a
+// missing Docker daemon fails it with the fix ([RequireDocker]).
 func Start(t testing.TB, sys System, opts ...Option) *Running {
 	t.Helper()
 	RequireDocker(t)
 	opts = append([]Option{WithTestName(t.Name()), WithLogf(t.Logf)}, opts...)
 	r, err := newRunning(sys, opts...)
 	if r != nil {
+		r.track(procEnding, t)
+		if r.cfg.watchdog > EndMargin {
+			procEnding.wantMargin(r.cfg.watchdog)
+		}
 		t.Cleanup(func() {
 			if t.Failed() {
 				r.logTails()
@@ -185,11 +193,6 @@ func Start(t testing.TB, sys System, opts ...Option) *Running {
 	if err != nil {
 		t.Fatalf("start %s: %v", sys.name(), err)
 	}
-	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
-		if dl, ok := d.Deadline(); ok {
-			r.armWatchdog(dl)
-		}
-	}
 	if err := r.start(context.Background()); err != nil {
 		t.Fatalf("start %s: %v", sys.name(), err)
 	}
@@ -199,12 +202,15 @@ func Start(t testing.TB, sys System, opts ...Option) *Running {
 // StartContext starts sys and returns when every container is ready. On
 // error it also returns the partly started system, which the caller must
 // Close (a nil *Running is returned only for invalid options). Teardown on
-// SIGINT/SIGTERM is installed; there is no t.Cleanup and no watchdog.
+// SIGINT/SIGTERM is registered with [AtEnd]; there is no t.Cleanup, and it
+// learns no deadline (it is still torn down before -timeout if another test
+// of the binary armed the watchdog).
 func StartContext(ctx context.Context, sys System, opts ...Option) (*Running, error) {
 	r, err := newRunning(sys, opts...)
 	if err != nil {
 		return r, err
 	}
+	r.track(procEnding, nil)
 	return r, r.start(ctx)
 }
 
@@ -254,7 +260,6 @@ func (r *Running) start(ctx context.Context) error {
 	if err := sys.Validate(); err != nil {
 		return err
 	}
-	track(r)
 	quiet()
 
 	provider, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(r.cfg.tcLogger))
@@ -671,18 +676,28 @@ func (r *Running) isClosed() bool {
 // Close removes every container (toxiproxy and its proxies included) with
 // force, in parallel, then the network, and any straggler carrying this
 // system's instance label. It is idempotent and safe for concurrent use:
-// later calls return the first call's result.
+// later calls wait for the first one (or for ctx) and return its result.
 func (r *Running) Close(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {
-		err := r.closeErr
+		done := r.closeDone
 		r.mu.Unlock()
-		return err
+		select {
+		case <-done:
+		default:
+			select {
+			case <-done:
+			case <-ctx.Done():
+				return fmt.Errorf("wait for teardown of %s: %w", r.System.name(), ctx.Err())
+			}
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.closeErr
 	}
 	r.closed = true
-	if r.watchdog != nil {
-		r.watchdog.Stop()
-	}
+	r.closeDone = make(chan struct{})
+	defer close(r.closeDone)
 	docker, ids, nw, provider := r.docker, slices.Clone(r.ids), r.NetworkID, r.provider
 	r.mu.Unlock()
 	defer untrack(r)
@@ -727,22 +742,4 @@ func (r *Running) logTails() {
 		}
 		r.cfg.logf("firedrill: last log lines of %s:\n%s", c.Name, indent(logs))
 	}
-}
-
-// armWatchdog tears the system down shortly before deadline: go test
-// -timeout kills the process without running cleanups.
-func (r *Running) armWatchdog(deadline time.Time) {
-	left := time.Until(deadline)
-	margin := r.cfg.watchdog
-	if left/4 < margin {
-		margin = left / 4
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.watchdog = time.AfterFunc(left-margin, func() {
-		r.cfg.logf("firedrill: the test binary's -timeout is %v away: tearing down %s now", margin.Round(time.Millisecond), r.System.name())
-		ctx, cancel := context.WithTimeout(context.Background(), margin)
-		defer cancel()
-		_ = r.Close(ctx)
-	})
 }

@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
-	"time"
+	"testing"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
@@ -88,60 +85,29 @@ func short(id string) string {
 	return id
 }
 
-// live holds every started, not yet closed system of this process, for the
-// signal handler. It is the package's only global state, created on the
-// first start.
-var live = struct {
-	sync.Mutex
-	systems map[*Running]struct{}
-	once    sync.Once
-}{systems: map[*Running]struct{}{}}
-
-func track(r *Running) {
-	live.once.Do(handleSignals)
-	live.Lock()
-	live.systems[r] = struct{}{}
-	live.Unlock()
+// track registers r's teardown with the process's ending handler (e), so
+// that SIGINT, SIGTERM or the approach of -timeout tear it down; t (may be
+// nil) tells the handler the test's deadline. Close unregisters it.
+func (r *Running) track(e *ending, t testing.TB) {
+	hook := func(ctx context.Context) error { return r.Close(ctx) }
+	name := "tearing down running system " + r.System.name()
+	var unregister func()
+	if t != nil && e == procEnding {
+		unregister = AtEnd(t, StageSystems, name, hook)
+	} else {
+		unregister = e.add(StageSystems, name, hook)
+	}
+	r.mu.Lock()
+	r.unregister = unregister
+	r.mu.Unlock()
 }
 
+// untrack unregisters r's teardown hook (Close does it).
 func untrack(r *Running) {
-	live.Lock()
-	delete(live.systems, r)
-	live.Unlock()
-}
-
-// closeAll tears every live system down in parallel.
-func closeAll(timeout time.Duration) {
-	live.Lock()
-	var rs []*Running
-	for r := range live.systems {
-		rs = append(rs, r)
+	r.mu.Lock()
+	unregister := r.unregister
+	r.mu.Unlock()
+	if unregister != nil {
+		unregister()
 	}
-	live.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var wg sync.WaitGroup
-	for _, r := range rs {
-		wg.Go(func() { _ = r.Close(ctx) })
-	}
-	wg.Wait()
-}
-
-// handleSignals tears every live system down on SIGINT or SIGTERM, then
-// re-raises the signal with its default action (the process dies as it
-// would have).
-func handleSignals() {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		sig := <-ch
-		fmt.Fprintf(os.Stderr, "firedrill: %v: tearing down running systems\n", sig)
-		closeAll(10 * time.Second)
-		signal.Reset(os.Interrupt, syscall.SIGTERM)
-		if s, ok := sig.(syscall.Signal); ok {
-			_ = syscall.Kill(os.Getpid(), s)
-		}
-		time.Sleep(time.Second) // the re-raised signal ends the process
-		os.Exit(2)
-	}()
 }

@@ -99,23 +99,52 @@ func TestCloseIsIdempotent(t *testing.T) {
 	assert.NoError(t, r.Close(ctx))
 }
 
+// A tracked system is torn down by the ending handler before the deadline.
 func TestWatchdogClosesBeforeDeadline(t *testing.T) {
 	t.Parallel()
-	var logged []string
-	var mu sync.Mutex
-	r, err := newRunning(validSystem(), WithWatchdogMargin(50*time.Millisecond), WithLogf(func(f string, _ ...any) {
-		mu.Lock()
-		logged = append(logged, f)
-		mu.Unlock()
-	}))
+	e, _ := testEnding(t)
+	r, err := newRunning(validSystem())
 	require.NoError(t, err)
+	r.track(e, nil)
 	deadline := time.Now().Add(400 * time.Millisecond)
-	r.armWatchdog(deadline)
+	e.arm(deadline)
 	require.Eventually(t, r.isClosed, time.Second, 5*time.Millisecond)
 	assert.True(t, time.Now().Before(deadline), "closed before the deadline")
-	mu.Lock()
-	defer mu.Unlock()
-	assert.NotEmpty(t, logged)
+	assert.Empty(t, e.take(), "Close unregistered the hook")
+}
+
+// Close waits for a Close already under way: an end hook that races the
+// test's own cleanup returns only when the system is gone.
+func TestCloseWaitsForTheFirstClose(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := mocks.NewDockerAPI(t)
+	r, err := newRunning(validSystem())
+	require.NoError(t, err)
+	r.docker, r.ids = d, []string{"c1"}
+	release := make(chan struct{})
+	d.EXPECT().ContainerRemove(ctx, "c1", forceRemove).
+		Run(func(context.Context, string, client.ContainerRemoveOptions) { <-release }).
+		Return(client.ContainerRemoveResult{}, nil).Once()
+	d.EXPECT().ContainerList(ctx, mock.Anything).Return(client.ContainerListResult{}, nil).Once()
+	d.EXPECT().NetworkList(ctx, mock.Anything).Return(client.NetworkListResult{}, nil).Once()
+	first := make(chan error, 1)
+	go func() { first <- r.Close(ctx) }()
+	require.Eventually(t, r.isClosed, time.Second, time.Millisecond)
+	second := make(chan error, 1)
+	go func() { second <- r.Close(ctx) }()
+	select {
+	case <-second:
+		t.Fatal("the second Close returned while the first was still tearing down")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	require.NoError(t, <-first)
+	require.NoError(t, <-second)
+
+	short, cancel := context.WithCancel(ctx)
+	cancel()
+	assert.NoError(t, r.Close(short), "done: no wait")
 }
 
 func TestWipeRemovesOnlyLabelled(t *testing.T) {

@@ -96,6 +96,10 @@ func (c *compareCmd) Run(e *env) error {
 	if regs := reports.Regressions(cs); len(regs) > 0 {
 		var names []string
 		for _, r := range regs {
+			if r.Verdict == reports.NotRestored {
+				names = append(names, fmt.Sprintf("%s (not restored in %d of %d head samples)", r.Drill, r.HeadNotRestored, len(r.Head)+r.HeadMissing))
+				continue
+			}
 			names = append(names, fmt.Sprintf("%s (%+.1f%%, p=%.3f)", r.Drill, r.Change*100, r.P))
 		}
 		return &exitError{code: exitFailure, err: fmt.Errorf("compare: TTR regression in %d drill(s): %s", len(regs), strings.Join(names, ", "))}

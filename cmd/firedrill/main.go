@@ -7,8 +7,8 @@
 //	firedrill history [-o trend.svg] DIR...
 //	firedrill wipe
 //
-// Exit codes: 0 success; 1 a significant TTR regression (compare) or a
-// failed operation (wipe); 2 bad input: usage, or a missing, malformed or
+// Exit codes: 0 success; 1 a significant TTR regression or a drill not
+// restored in some head sample (compare), or a failed operation (wipe); 2 bad input: usage, or a missing, malformed or
 // mismatched run file.
 package main
 
@@ -27,7 +27,7 @@ import (
 // Exit codes.
 const (
 	exitOK       = 0
-	exitFailure  = 1 // significant regression, or an operation failed
+	exitFailure  = 1 // significant regression or head not restored, or an operation failed
 	exitBadInput = 2 // usage error, or a missing, malformed or mismatched file
 )
 

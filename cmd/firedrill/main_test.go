@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,7 +96,7 @@ func TestCLI(t *testing.T) {
 		{name: "unknown command", args: []string{"nope"}, code: 2, stderr: []string{"unexpected argument nope"}},
 
 		{name: "report markdown", args: []string{"report", "--format", "md", f.run}, code: 0,
-			stdout: []string{"| drill | TTR ± res | TTD | lost | dup | verdict |", "| loader-crash |", "### Budget misses", "lake-outage"}},
+			stdout: []string{"| drill | TTR ± res | TTD | lost | dup | episodes | verdict |", "| loader-crash |", "### Failures", "lake-outage", "### Episodes"}},
 		{name: "report merges runs", args: []string{"report", "-f", "md", f.run, f.other}, code: 0,
 			stdout: []string{"loader-crash #1", "loader-crash #2", "14 drill samples"}},
 		{name: "report json", args: []string{"report", "--format", "json", f.run}, code: 0, stdout: []string{`"schema": "firedrill.report/v1"`}},
@@ -159,6 +160,96 @@ func TestCLI(t *testing.T) {
 				assert.Positive(t, st.Size())
 			}
 		})
+	}
+}
+
+// notRestoredDirs writes base and head directories of six samples of the
+// pipeline drills each (two files of three, like two `go test -count 3`
+// runs), where loader-crash is not restored in the first baseDown base
+// samples and the first headDown head samples. Both sides recover equally
+// fast when they recover.
+func notRestoredDirs(t *testing.T, baseDown, headDown int) (base, head string) {
+	t.Helper()
+	dir := t.TempDir()
+	side := func(name string, down int, seed uint64) string {
+		for f := range 2 {
+			for s := range 3 {
+				drills := append([]reportstest.DrillSpec(nil), reportstest.PipelineDrills()...)
+				drills[0].NotRestored = f*3+s < down
+				run := reportstest.Run(reportstest.Config{Bucket: 500 * time.Millisecond, Tail: time.Second, Seed: seed + uint64(f*3+s), Drills: drills,
+					Start: reportstest.Epoch.Add(time.Duration(f*3+s) * time.Hour), RunID: fmt.Sprintf("%s-%d", name, f)})
+				path := filepath.Join(dir, name, fmt.Sprintf("r%d-%d.json", f, s))
+				require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+				require.NoError(t, reports.WriteFile(path, reports.JSON, run))
+			}
+		}
+		return filepath.Join(dir, name)
+	}
+	return side("base", baseDown, 100), side("head", headDown, 200)
+}
+
+// Before, a head sample that never recovered gave no TTR and was dropped:
+// with every head sample down, compare said "incomplete" and exited 0, so
+// a release whose drill never recovers passed the regression gate.
+func TestCLICompareNotRestored(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		baseDown, headDown int
+		code               int
+		stdout, stderr     []string
+		noStdout           []string
+	}{
+		{name: "head never restored", headDown: 6, code: 1,
+			stdout: []string{"regression: not restored in 6 of 6 head samples", "1 drill(s) not restored in some head sample"},
+			stderr: []string{"firedrill: compare: TTR regression in 1 drill(s): loader-crash (not restored in 6 of 6 head samples)"}},
+		{name: "one head sample not restored", headDown: 1, code: 1,
+			stdout: []string{"regression: not restored in 1 of 6 head samples"},
+			stderr: []string{"loader-crash (not restored in 1 of 6 head samples)"}},
+		{name: "base not restored, head fine", baseDown: 6, code: 0,
+			stdout: []string{"base not restored in 6 of 6 samples"}, noStdout: []string{"regression"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base, head := notRestoredDirs(t, tc.baseDown, tc.headDown)
+			r := runCLI(t, "compare", base, head)
+			assert.Equal(t, tc.code, r.code, "exit code; stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+			for _, s := range tc.stdout {
+				assert.Contains(t, r.stdout, s)
+			}
+			for _, s := range tc.noStdout {
+				assert.NotContains(t, r.stdout, s)
+			}
+			for _, s := range tc.stderr {
+				assert.Contains(t, r.stderr, s)
+			}
+			if tc.code == 0 {
+				assert.Empty(t, r.stderr)
+			}
+			t.Logf("firedrill compare %s %s\n%s%s", base, head, r.stdout, r.stderr)
+		})
+	}
+}
+
+// Before, the report command's Markdown showed ✅ for a drill whose go test
+// failed after the drill, and nothing for one never restored.
+func TestCLIReportVerdicts(t *testing.T) {
+	drills := []reportstest.DrillSpec{
+		{Name: "ok", TTRBudget: 20 * time.Second},
+		{Name: "never-back", NotRestored: true},
+		{Name: "teardown", TestFailure: "cleanup: container still running"},
+		{Name: "stuck", RevertFail: "latency(a->b): toxiproxy unreachable — run make wipe"},
+	}
+	path := filepath.Join(t.TempDir(), "run.json")
+	require.NoError(t, reports.WriteFile(path, reports.JSON, reportstest.Run(reportstest.Config{Drills: drills})))
+	r := runCLI(t, "report", "-f", "md", path)
+	require.Equal(t, 0, r.code, r.stderr)
+	for _, s := range []string{"| ok |", "✅ pass |", "| never-back | – |", "❌ not restored |", "❌ test failed |", "❌ revert failed |", "**4 drill samples: 1 passed, 3 failed, 0 errors**"} {
+		assert.Contains(t, r.stdout, s)
+	}
+	assert.Equal(t, 1, strings.Count(r.stdout, "✅"))
+	r = runCLI(t, "report", "-f", "junit", path)
+	require.Equal(t, 0, r.code, r.stderr)
+	for _, s := range []string{`failures="3"`, `<failure type="restore"`, `<failure type="test" message="test failed: cleanup: container still running"`, `<failure type="revert"`} {
+		assert.Contains(t, r.stdout, s)
 	}
 }
 

@@ -53,10 +53,6 @@ type ProbeStat struct {
 	Max     float64
 	Last    float64
 	LastErr string
-	// Carried is true when the bucket had no sample of its own and this
-	// stat was carried forward from an earlier bucket, because the probe is
-	// polled less often than buckets turn over.
-	Carried bool
 }
 
 func (s *ProbeStat) add(v float64, err error) {

@@ -2,6 +2,7 @@ package slo
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -246,3 +247,82 @@ type funcObjective struct {
 
 func (o funcObjective) Name() string             { return o.name }
 func (o funcObjective) Judge(b Bucket) Judgement { return o.judge(b) }
+
+// Composite is implemented by objectives made of others (All): Terms
+// returns them.
+type Composite interface {
+	Terms() []Objective
+}
+
+func (a all) Terms() []Objective { return a }
+
+// FailureCounter is implemented by objectives under which a failed request
+// makes a bucket unhealthy whatever its latency (SuccessRatio). A steady
+// state without one would count fast failures as healthy.
+type FailureCounter interface {
+	CountsFailures() bool
+}
+
+func (o successRatio) CountsFailures() bool { return true }
+
+// CountsFailures reports whether o, or any term of it, counts failed
+// requests against the steady state.
+func CountsFailures(o Objective) bool {
+	if fc, ok := o.(FailureCounter); ok && fc.CountsFailures() {
+		return true
+	}
+	if c, ok := o.(Composite); ok {
+		for _, t := range c.Terms() {
+			if CountsFailures(t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// JudgeEvidence judges a bucket that holds a single observation (one
+// request, or one probe sample): Unhealthy when any term of o that can
+// judge it fails, Healthy when at least one term holds and none fails,
+// Unknown when no term has data. Unlike Judge on an All, terms without
+// data (a probe in a request's bucket) do not make the verdict Unknown.
+func JudgeEvidence(o Objective, b Bucket) Health {
+	if c, ok := o.(Composite); ok {
+		h := Unknown
+		for _, t := range c.Terms() {
+			switch JudgeEvidence(t, b) {
+			case Unhealthy:
+				return Unhealthy
+			case Healthy:
+				h = Healthy
+			}
+		}
+		return h
+	}
+	return o.Judge(b).Health
+}
+
+// RequestBucket is the bucket of a single request scheduled at intended
+// (with latency from intended, and err nil on success), for JudgeEvidence.
+// Every quantile of it is that latency.
+func RequestBucket(intended time.Time, latency time.Duration, err error, quantiles []float64) Bucket {
+	b := Bucket{Start: intended, Width: 1, Scheduled: 1, Max: latency}
+	if err == nil {
+		b.OK = 1
+	} else {
+		b.Failed = 1
+		b.FirstErr = err.Error()
+	}
+	qs := append(slices.Clone(defaultQuantiles), quantiles...)
+	for _, q := range qs {
+		b.Quantiles = append(b.Quantiles, Quantile{Q: q, Value: latency})
+	}
+	return b
+}
+
+// SampleBucket is the bucket of a single probe sample, for JudgeEvidence.
+func SampleBucket(name string, s Sample) Bucket {
+	st := ProbeStat{}
+	st.add(s.Value, s.Err)
+	return Bucket{Start: s.Start, Width: 1, Probes: map[string]ProbeStat{name: st}}
+}

@@ -18,6 +18,10 @@ type Probe struct {
 	Every time.Duration
 	// Timeout bounds one read; zero means max(Every, 1s).
 	Timeout time.Duration
+	// Staleness is how old the value may already be when it is read: a
+	// metric the system refreshes once a second has a staleness of 1s. It
+	// widens the bounds of every measure located by this probe.
+	Staleness time.Duration
 }
 
 // NewProbe returns a Probe polled once per bucket.
@@ -31,6 +35,10 @@ func (p Probe) WithEvery(d time.Duration) Probe { p.Every = d; return p }
 // WithTimeout returns p with each read bounded by d.
 func (p Probe) WithTimeout(d time.Duration) Probe { p.Timeout = d; return p }
 
+// WithStaleness returns p whose values may be up to d old when read (the
+// system refreshes its source every d).
+func (p Probe) WithStaleness(d time.Duration) Probe { p.Staleness = d; return p }
+
 // Validate checks the probe's declaration.
 func (p Probe) Validate() error {
 	switch {
@@ -38,8 +46,8 @@ func (p Probe) Validate() error {
 		return fmt.Errorf("probe has no name")
 	case p.Read == nil:
 		return fmt.Errorf("probe %q has no Read function", p.Name)
-	case p.Every < 0 || p.Timeout < 0:
-		return fmt.Errorf("probe %q: negative cadence or timeout", p.Name)
+	case p.Every < 0 || p.Timeout < 0 || p.Staleness < 0:
+		return fmt.Errorf("probe %q: negative cadence, timeout or staleness", p.Name)
 	}
 	return nil
 }
@@ -61,19 +69,19 @@ func (p Probe) ReadTimeout(width time.Duration) time.Duration {
 }
 
 // Poll reads p every cadence until ctx is done, recording each sample in
-// rec at the time its poll was due. Polls run concurrently when one takes
+// rec with the bracket of its read (start, end). Polls run concurrently when one takes
 // longer than the cadence, so a hanging probe shows up as errors in the
 // buckets it covers instead of leaving them without data. Poll returns once
 // every poll it started has finished.
 func Poll(ctx context.Context, p Probe, rec *Recorder) {
 	width := rec.Width()
 	every, timeout := p.Cadence(width), p.ReadTimeout(width)
-	rec.TrackProbe(p.Name, every)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	done := make(chan struct{}, 1024)
 	running := 0
-	poll := func(at time.Time) {
+	poll := func() {
+		at := time.Now()
 		rec.ProbeStarted(at)
 		running++
 		go func() {
@@ -84,10 +92,10 @@ func Poll(ctx context.Context, p Probe, rec *Recorder) {
 			if err == nil && rctx.Err() != nil {
 				err = fmt.Errorf("probe %s: %w", p.Name, rctx.Err())
 			}
-			rec.ObserveProbe(p.Name, at, v, err, true)
+			rec.ObserveProbe(p.Name, Sample{Start: at, End: time.Now(), Staleness: p.Staleness, Value: v, Err: err}, true)
 		}()
 	}
-	poll(time.Now())
+	poll()
 	for {
 		select {
 		case <-ctx.Done():
@@ -97,8 +105,8 @@ func Poll(ctx context.Context, p Probe, rec *Recorder) {
 			return
 		case <-done:
 			running--
-		case at := <-tick.C:
-			poll(at)
+		case <-tick.C:
+			poll()
 		}
 	}
 }

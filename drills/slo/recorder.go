@@ -36,15 +36,19 @@ type Recorder struct {
 	sealed    []Bucket
 	open      []*acc // open[j] is bucket len(sealed)+j
 	watermark time.Time
-	carry     map[string]int // probe name -> buckets a sample stays valid
-	last      map[string]lastStat
+	samples   map[string][]Sample // every probe sample, in the order reported
 	late      int64
 	free      []*hdrhistogram.Histogram
 }
 
-type lastStat struct {
-	stat  ProbeStat
-	index int
+// Sample is one probe read: the value holds at some instant in [Start −
+// Staleness, End] (Start and End bracket the read; Staleness is how old
+// the probe declares its source may be).
+type Sample struct {
+	Start, End time.Time
+	Staleness  time.Duration
+	Value      float64
+	Err        error
 }
 
 // maxErrSample bounds the error sample kept per bucket.
@@ -70,11 +74,10 @@ func NewRecorder(origin time.Time, width time.Duration, quantiles ...float64) *R
 	qs = slices.CompactFunc(qs, func(a, b float64) bool { return math.Abs(a-b) < 1e-9 })
 	qs = slices.DeleteFunc(qs, func(q float64) bool { return q <= 0 || q >= 1 })
 	return &Recorder{
-		origin: origin,
-		width:  width,
-		qs:     qs,
-		carry:  map[string]int{},
-		last:   map[string]lastStat{},
+		origin:  origin,
+		width:   width,
+		qs:      qs,
+		samples: map[string][]Sample{},
 	}
 }
 
@@ -92,16 +95,6 @@ func (r *Recorder) Index(t time.Time) int {
 		i--
 	}
 	return i
-}
-
-// TrackProbe declares a probe polled every `every`: a bucket without a
-// sample of its own inherits the latest sample for as many buckets as the
-// cadence spans (plus one), instead of being Unknown.
-func (r *Recorder) TrackProbe(name string, every time.Duration) {
-	n := int((every+r.width-1)/r.width) + 1
-	r.mu.Lock()
-	r.carry[name] = n
-	r.mu.Unlock()
 }
 
 // accAt returns the open bucket of t, or nil when t's bucket is sealed or
@@ -176,11 +169,15 @@ func (r *Recorder) ProbeStarted(at time.Time) {
 	}
 }
 
-// ObserveProbe records a probe sample taken at `at`. started tells whether
-// ProbeStarted was called for it.
-func (r *Recorder) ObserveProbe(name string, at time.Time, v float64, err error, started bool) {
+// ObserveProbe records a probe sample in the bucket of its read's start.
+// started tells whether ProbeStarted was called for it. Every sample is
+// also kept whole (see Samples), so that a measure can be located to the
+// read that saw it.
+func (r *Recorder) ObserveProbe(name string, smp Sample, started bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.samples[name] = append(r.samples[name], smp)
+	at, v, err := smp.Start, smp.Value, smp.Err
 	a := r.accAt(at)
 	if a == nil {
 		r.late++
@@ -198,6 +195,20 @@ func (r *Recorder) ObserveProbe(name string, at time.Time, v float64, err error,
 		a.probes[name] = s
 	}
 	s.add(v, err)
+}
+
+// Samples returns every sample of every probe so far, by probe name, each
+// list in order of read start.
+func (r *Recorder) Samples() map[string][]Sample {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string][]Sample, len(r.samples))
+	for name, ss := range r.samples {
+		ss = slices.Clone(ss)
+		slices.SortStableFunc(ss, func(a, b Sample) int { return a.Start.Compare(b.Start) })
+		out[name] = ss
+	}
+	return out
 }
 
 // Late is the number of observations that arrived after their bucket was
@@ -298,21 +309,13 @@ func (r *Recorder) sealOne() {
 		r.free = append(r.free, a.hist)
 		a.hist = nil
 	}
-	if len(a.probes) > 0 || len(r.carry) > 0 {
-		b.Probes = make(map[string]ProbeStat, len(r.carry))
+	// A bucket holds only the samples whose read started in it: a bucket
+	// with no fresh sample has no data for that probe, never a copy of an
+	// older one.
+	if len(a.probes) > 0 {
+		b.Probes = make(map[string]ProbeStat, len(a.probes))
 		for name, s := range a.probes {
 			b.Probes[name] = *s
-			r.last[name] = lastStat{stat: *s, index: idx}
-		}
-		for name, n := range r.carry {
-			if _, ok := b.Probes[name]; ok {
-				continue
-			}
-			if l, ok := r.last[name]; ok && idx-l.index <= n {
-				s := l.stat
-				s.Carried = true
-				b.Probes[name] = s
-			}
 		}
 	}
 	r.sealed = append(r.sealed, b)

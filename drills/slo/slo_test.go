@@ -118,20 +118,37 @@ func TestProbeObjectivesAndAll(t *testing.T) {
 	assert.Contains(t, slo.QuantilesOf(slo.All(slo.LatencyQuantile(0.95, time.Second))), 0.95)
 }
 
-func TestProbeSamplesCarryForwardAcrossTheCadence(t *testing.T) {
+// Before: a sample was copied into the buckets after it that had none,
+// so a probe slower than the bucket looked fresh when it was not.
+func TestProbeSamplesAreNotCarriedForward(t *testing.T) {
 	r := slo.NewRecorder(t0, w)
-	r.TrackProbe("lag", 300*time.Millisecond)
-	r.ObserveProbe("lag", t0.Add(10*time.Millisecond), 4, nil, false)
-	r.ObserveProbe("lag", t0.Add(310*time.Millisecond), 0, errors.New("down"), false)
+	r.ObserveProbe("lag", slo.Sample{Start: t0.Add(10 * time.Millisecond), End: t0.Add(30 * time.Millisecond), Value: 4}, false)
+	r.ObserveProbe("lag", slo.Sample{Start: t0.Add(310 * time.Millisecond), End: t0.Add(320 * time.Millisecond), Err: errors.New("down")}, false)
 	bs := r.SealAll(t0.Add(900 * time.Millisecond))
 	require.Len(t, bs, 10)
-	assert.False(t, bs[0].Probes["lag"].Carried)
-	assert.True(t, bs[1].Probes["lag"].Carried)
-	assert.Equal(t, 4.0, bs[2].Probes["lag"].Last)
+	assert.Equal(t, 4.0, bs[0].Probes["lag"].Last)
+	_, ok := bs[1].Probes["lag"]
+	assert.False(t, ok, "a bucket with no fresh sample has no data")
 	assert.Equal(t, 1, bs[3].Probes["lag"].Errs)
-	assert.Equal(t, 1, bs[7].Probes["lag"].Errs, "carried for cadence/width+1 buckets")
-	_, ok := bs[8].Probes["lag"]
-	assert.False(t, ok, "a sample older than the cadence is not carried")
+	ss := r.Samples()["lag"]
+	require.Len(t, ss, 2)
+	assert.Equal(t, t0.Add(30*time.Millisecond), ss[0].End, "a sample keeps its read's bracket")
+}
+
+func TestJudgeEvidence(t *testing.T) {
+	lag := slo.NewProbe("lag", "s", func(context.Context) (float64, error) { return 0, nil })
+	steady := slo.All(slo.SuccessRatio(0.99), slo.LatencyQuantile(0.99, 100*time.Millisecond), slo.AtMost(lag, 1))
+	assert.True(t, slo.CountsFailures(steady))
+	assert.False(t, slo.CountsFailures(slo.All(slo.LatencyQuantile(0.99, time.Second), slo.AtMost(lag, 1))))
+	ok := slo.RequestBucket(t0, 5*time.Millisecond, nil, nil)
+	slow := slo.RequestBucket(t0, 500*time.Millisecond, nil, nil)
+	failed := slo.RequestBucket(t0, time.Millisecond, errors.New("refused"), nil)
+	assert.Equal(t, slo.Healthy, slo.JudgeEvidence(steady, ok), "the probe term has no data and does not make it unknown")
+	assert.Equal(t, slo.Unhealthy, slo.JudgeEvidence(steady, slow))
+	assert.Equal(t, slo.Unhealthy, slo.JudgeEvidence(steady, failed))
+	assert.Equal(t, slo.Unhealthy, slo.JudgeEvidence(steady, slo.SampleBucket("lag", slo.Sample{Value: 3})))
+	assert.Equal(t, slo.Healthy, slo.JudgeEvidence(steady, slo.SampleBucket("lag", slo.Sample{Value: 0})))
+	assert.Equal(t, slo.Unknown, slo.JudgeEvidence(steady, slo.SampleBucket("other", slo.Sample{Value: 0})))
 }
 
 func TestPollRecordsSamplesAndErrors(t *testing.T) {
@@ -149,7 +166,7 @@ func TestPollRecordsSamplesAndErrors(t *testing.T) {
 	slo.Poll(ctx, p, r)
 	var samples, errs int
 	for _, b := range r.SealAll(time.Now()) {
-		if s, ok := b.Probes["depth"]; ok && !s.Carried {
+		if s, ok := b.Probes["depth"]; ok {
 			samples += s.N
 			errs += s.Errs
 		}

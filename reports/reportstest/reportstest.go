@@ -23,6 +23,16 @@ type DrillSpec struct {
 	Lost      int64         // acknowledged writes lost
 	NoImpact  bool          // the fault has no visible impact (TTR 0)
 	Error     string        // the drill could not be evaluated
+	// Episodes is how many faults the schedule injects, each followed by
+	// an episode of unhealthiness (default 1; ignored with NoImpact).
+	Episodes int
+	// NotRestored: the last episode never ends; the drill fails with no
+	// valid TTR.
+	NotRestored bool
+	Late        int64  // acknowledged writes visible only after the deadline
+	TestFailure string // the go test failed after the drill was judged
+	RevertFail  string // a fault could not be reverted ("fault: cause — fix")
+	Seed        uint64 // nemesis seed of the schedule
 }
 
 // Config describes a synthetic run.
@@ -123,8 +133,9 @@ func WithTTRs(start time.Time, samples map[string][]float64, names []string) []r
 			}
 			ttr := reports.Duration(samples[name][i] * float64(time.Second))
 			runs[i].Drills = append(runs[i].Drills, reports.Drill{
-				Name: name, Passed: true, Bucket: reports.Duration(100 * time.Millisecond), HealthyRun: 10,
-				Measures: reports.Measures{TTR: reports.Measure{Valid: true, Value: ttr, Resolution: reports.Duration(110 * time.Millisecond)}},
+				Name: name, Passed: true, Restored: true, Bucket: reports.Duration(100 * time.Millisecond), HealthyRun: 10,
+				Measures: reports.Measures{TTR: reports.Measure{Valid: true, Value: ttr, Resolution: reports.Duration(110 * time.Millisecond),
+					Lower: max(0, ttr-reports.Duration(110*time.Millisecond)), Upper: ttr + reports.Duration(110*time.Millisecond), Source: "buckets"}},
 			})
 		}
 		runs[i].Meta.Finished = runs[i].Meta.Started.Add(time.Minute)
@@ -150,22 +161,23 @@ func drill(rng *rand.Rand, c Config, spec DrillSpec, sample int, t0 time.Time) r
 		FaultAcked:     t0.Add(5*time.Second + 3*ms),
 	}
 	onset := tl.FaultSent
+	tl.Onset = ptr(onset)
+	eps, faults := episodes(rng, c, spec, onset, ttr)
+	last := eps[len(eps)-1]
 	restored := onset.Add(ttr)
-	end := restored.Add(time.Duration(10)*b + c.Tail)
+	if last.Restored != nil {
+		restored = *last.Restored
+	}
+	end := last.Onset.Add(ttr + time.Duration(10)*b + c.Tail)
+	if last.Restored != nil {
+		end = restored.Add(time.Duration(10)*b + c.Tail)
+	}
 	if spec.NoImpact {
 		end = onset.Add(8 * time.Second)
+		eps = nil
 	}
 	tl.End = end
-	revertAt := onset.Add(ttr * 6 / 10)
-	if spec.NoImpact {
-		revertAt = onset.Add(5 * time.Second)
-	}
-	fault := reports.Fault{
-		Name:   "down(" + spec.Name + "-link)",
-		Inject: reports.Bracket{Sent: tl.FaultSent, Acked: tl.FaultAcked},
-		Revert: &reports.Bracket{Sent: revertAt, Acked: revertAt.Add(2 * ms)},
-	}
-	tl.FaultReverted = ptr(revertAt.Add(2 * ms))
+	tl.FaultReverted = ptr(faults[len(faults)-1].Revert.Acked)
 	var steps []reports.Step
 	if !spec.NoImpact {
 		impact := onset.Add(b)
@@ -178,39 +190,135 @@ func drill(rng *rand.Rand, c Config, spec DrillSpec, sample int, t0 time.Time) r
 		steps = []reports.Step{s1, s2}
 		tl.RecoveryStart = &rs
 		tl.RecoveryDone = &s2.End
-		tl.Restored = &restored
-		cu := restored.Add(1500 * ms)
-		tl.CaughtUp = &cu
+		if !spec.NotRestored {
+			tl.Restored = &restored
+			cu := restored.Add(1500 * ms)
+			tl.CaughtUp = &cu
+		}
 	}
-	res := reports.Duration(b + 3*ms)
 	m := reports.Measures{
-		TTR:      reports.Measure{Valid: true, Value: reports.Duration(ttr), Resolution: res},
+		TTR:      worstTTR(eps),
 		Requests: int64(end.Sub(t0) / ms), LateStarts: int64(rng.IntN(5)),
 	}
+	if spec.NoImpact {
+		m.TTR = reports.Measure{Valid: true, Source: "buckets"}
+	}
 	if !spec.NoImpact {
-		m.TTD = reports.Measure{Valid: true, Value: reports.Duration(tl.Detected.Sub(onset)), Resolution: res}
-		m.Impact = reports.Measure{Valid: true, Value: reports.Duration(restored.Sub(*tl.Impact)), Resolution: reports.Duration(b)}
-		m.Runbook = reports.Measure{Valid: true, Value: reports.Duration(tl.RecoveryDone.Sub(*tl.RecoveryStart))}
-		m.CatchUp = reports.Measure{Valid: true, Value: reports.Duration(tl.CaughtUp.Sub(onset)), Resolution: reports.Duration(b)}
-		m.FailedRequests = int64(ttr/ms) * 8 / 10
+		m.TTD = bounded(tl.Detected.Sub(onset), 3*ms, 50*ms, "detector polls")
+		if tl.Restored != nil {
+			m.Impact = bounded(restored.Sub(*tl.Impact), 2*ms, b, "buckets")
+			m.CatchUp = bounded(tl.CaughtUp.Sub(onset), 3*ms, b, "probe lag_s")
+		}
+		m.Runbook = bounded(tl.RecoveryDone.Sub(*tl.RecoveryStart), 0, 0, "")
+		m.FailedRequests = int64(ttr/ms) * 8 / 10 * int64(len(eps))
 	}
 	acked := m.Requests - m.FailedRequests
 	d := reports.Drill{
 		Name: spec.Name, Sample: sample, Bucket: reports.Duration(b), HealthyRun: 10,
 		Timeline: tl, Measures: m,
-		Integrity: reports.Integrity{Checked: true, Acknowledged: acked, Landed: acked - spec.Lost, Lost: spec.Lost},
-		Faults:    []reports.Fault{fault},
+		Integrity: reports.Integrity{Checked: true, Acknowledged: acked, Landed: acked - spec.Lost, Lost: spec.Lost, Late: spec.Late},
+		Faults:    faults,
 		Steps:     steps,
+		Episodes:  eps,
 		Error:     spec.Error,
+		Restored:  !spec.NotRestored && spec.Error == "",
+		Seed:      spec.Seed,
 	}
 	if spec.Lost > 0 {
 		d.Integrity.LostSample = []string{"evt-000101", "evt-000102", "evt-000103"}[:min(3, int(spec.Lost))]
 	}
+	if spec.Late > 0 {
+		d.Integrity.LateSample = []string{"evt-000201", "evt-000202", "evt-000203"}[:min(3, int(spec.Late))]
+	}
+	if spec.RevertFail != "" {
+		d.RevertFailed = []string{spec.RevertFail}
+		d.Faults[len(d.Faults)-1].Error = "revert: " + spec.RevertFail
+	}
 	d.Series = series(rng, d, b)
+	budgets(&d, spec)
+	d.Passed = spec.Error == "" && len(d.Failed()) == 0 && d.Restored && len(d.RevertFailed) == 0
+	if spec.TestFailure != "" {
+		d.TestFailed, d.TestFailure, d.Passed = true, spec.TestFailure, false
+	}
+	return d
+}
+
+// episodes builds the schedule's faults and the episode each one causes:
+// the first at onset with TTR ttr, each further one 2 s after the previous
+// episode ended (or would have), located by Docker events.
+func episodes(rng *rand.Rand, c Config, spec DrillSpec, onset time.Time, ttr time.Duration) ([]reports.Episode, []reports.Fault) {
+	b, ms := c.Bucket, time.Millisecond
+	n := max(1, spec.Episodes)
+	var eps []reports.Episode
+	var faults []reports.Fault
+	at := onset
+	for k := range n {
+		f := reports.Fault{Name: "down(" + spec.Name + "-link)", Inject: reports.Bracket{Sent: at, Acked: at.Add(3 * ms)}}
+		e := reports.Episode{Fault: f.Name, Onset: at, OnsetSource: "inject call"}
+		d := ttr
+		if k > 0 {
+			d = time.Duration(float64(ttr) * (0.6 + 0.8*rng.Float64())).Round(b)
+			f.Name = fmt.Sprintf("kill(%s-%d, SIGKILL)", spec.Name, k+1)
+			e.Fault = f.Name
+			e.Onset = at.Add(ms)
+			f.Onset = &reports.Bracket{Sent: e.Onset, Acked: e.Onset}
+			f.OnsetSource, e.OnsetSource = "docker events kill..die", "docker events kill..die"
+		}
+		revertAt := e.Onset.Add(d * 6 / 10)
+		if spec.NoImpact {
+			revertAt = onset.Add(5 * time.Second)
+		}
+		f.Revert = &reports.Bracket{Sent: revertAt, Acked: revertAt.Add(2 * ms)}
+		e.Impact = e.Onset.Add(b)
+		restored := e.Onset.Add(d)
+		if never := spec.NotRestored && k == n-1; !never {
+			e.Restored = &restored
+			e.TTR = bounded(d, 3*ms+2*ms, 2*ms, "requests")
+			e.Duration = bounded(restored.Sub(e.Impact), 2*ms, b, "buckets")
+		}
+		eps = append(eps, e)
+		faults = append(faults, f)
+		at = restored.Add(2 * time.Second)
+	}
+	return eps, faults
+}
+
+// bounded is a valid measure of v known to lie in [v−below, v+above].
+func bounded(v, below, above time.Duration, source string) reports.Measure {
+	lo := max(0, v-below)
+	return reports.Measure{
+		Valid: true, Value: reports.Duration(v), Resolution: reports.Duration(max(v-lo, above)),
+		Lower: reports.Duration(lo), Upper: reports.Duration(v + above), Source: source,
+	}
+}
+
+// worstTTR is the largest episode TTR; invalid when an episode never ended.
+func worstTTR(eps []reports.Episode) reports.Measure {
+	var worst reports.Measure
+	for _, e := range eps {
+		if !e.TTR.Valid {
+			return reports.Measure{}
+		}
+		if !worst.Valid || e.TTR.Value > worst.Value {
+			worst = e.TTR
+		}
+	}
+	return worst
+}
+
+// budgets appends the drill's budget verdicts.
+func budgets(d *reports.Drill, spec DrillSpec) {
+	m := d.Measures
 	if spec.TTRBudget > 0 {
-		v := reports.Verdict{Name: "ttr", Limit: reports.FormatDuration(spec.TTRBudget), Actual: reports.FormatMeasure(m.TTR, true), Passed: ttr <= spec.TTRBudget}
-		if !v.Passed {
-			v.Message = fmt.Sprintf("TTR %s exceeds budget %s\n%s", v.Actual, v.Limit, reports.TimelineText(d))
+		v := reports.Verdict{Name: "ttr", Limit: reports.FormatDuration(spec.TTRBudget), Actual: reports.FormatMeasure(m.TTR, true), Passed: m.TTR.Valid && m.TTR.Value.D() <= spec.TTRBudget}
+		if !m.TTR.Valid {
+			v.Actual = "not restored"
+		}
+		switch {
+		case !m.TTR.Valid:
+			v.Message = fmt.Sprintf("no TTR: the system was not restored before the drill ended\n%s", reports.TimelineText(*d))
+		case !v.Passed:
+			v.Message = fmt.Sprintf("TTR %s exceeds budget %s\n%s", v.Actual, v.Limit, reports.TimelineText(*d))
 		}
 		d.Budgets = append(d.Budgets, v)
 	}
@@ -219,8 +327,6 @@ func drill(rng *rand.Rand, c Config, spec DrillSpec, sample int, t0 time.Time) r
 		lost.Message = fmt.Sprintf("%d acknowledged writes lost (first: %v)", spec.Lost, d.Integrity.LostSample)
 	}
 	d.Budgets = append(d.Budgets, lost, reports.Verdict{Name: "duplicated", Limit: "0", Actual: "0", Passed: true})
-	d.Passed = spec.Error == "" && len(d.Failed()) == 0
-	return d
 }
 
 // series builds success ratio, p99 latency and lag per bucket.
@@ -228,7 +334,12 @@ func series(rng *rand.Rand, d reports.Drill, b time.Duration) []reports.Series {
 	tl := d.Timeline
 	n := int(tl.End.Sub(tl.LoadStarted) / b)
 	in := func(t time.Time) bool {
-		return tl.Impact != nil && tl.Restored != nil && !t.Before(*tl.Impact) && t.Before(*tl.Restored)
+		for _, e := range d.Episodes {
+			if !t.Before(e.Impact) && (e.Restored == nil || t.Before(*e.Restored)) {
+				return true
+			}
+		}
+		return false
 	}
 	ok := reports.Series{Name: "success_ratio", Unit: "ratio", Start: tl.LoadStarted}
 	p99 := reports.Series{Name: "p99_latency_ms", Unit: "ms", Start: tl.LoadStarted}

@@ -662,6 +662,53 @@ func (_c *DockerAPI_ContainerUpdate_Call) RunAndReturn(run func(context.Context,
 	return _c
 }
 
+// Events provides a mock function with given fields: ctx, options
+func (_m *DockerAPI) Events(ctx context.Context, options client.EventsListOptions) client.EventsResult {
+	ret := _m.Called(ctx, options)
+
+	if len(ret) == 0 {
+		panic("no return value specified for Events")
+	}
+
+	var r0 client.EventsResult
+	if rf, ok := ret.Get(0).(func(context.Context, client.EventsListOptions) client.EventsResult); ok {
+		r0 = rf(ctx, options)
+	} else {
+		r0 = ret.Get(0).(client.EventsResult)
+	}
+
+	return r0
+}
+
+// DockerAPI_Events_Call is a *mock.Call that shadows Run/Return methods with type explicit version for method 'Events'
+type DockerAPI_Events_Call struct {
+	*mock.Call
+}
+
+// Events is a helper method to define mock.On call
+//   - ctx context.Context
+//   - options client.EventsListOptions
+func (_e *DockerAPI_Expecter) Events(ctx interface{}, options interface{}) *DockerAPI_Events_Call {
+	return &DockerAPI_Events_Call{Call: _e.mock.On("Events", ctx, options)}
+}
+
+func (_c *DockerAPI_Events_Call) Run(run func(ctx context.Context, options client.EventsListOptions)) *DockerAPI_Events_Call {
+	_c.Call.Run(func(args mock.Arguments) {
+		run(args[0].(context.Context), args[1].(client.EventsListOptions))
+	})
+	return _c
+}
+
+func (_c *DockerAPI_Events_Call) Return(_a0 client.EventsResult) *DockerAPI_Events_Call {
+	_c.Call.Return(_a0)
+	return _c
+}
+
+func (_c *DockerAPI_Events_Call) RunAndReturn(run func(context.Context, client.EventsListOptions) client.EventsResult) *DockerAPI_Events_Call {
+	_c.Call.Return(run)
+	return _c
+}
+
 // ExecAttach provides a mock function with given fields: ctx, execID, options
 func (_m *DockerAPI) ExecAttach(ctx context.Context, execID string, options client.ExecAttachOptions) (client.ExecAttachResult, error) {
 	ret := _m.Called(ctx, execID, options)

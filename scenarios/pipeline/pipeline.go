@@ -346,7 +346,7 @@ func (p *Pipeline) Quarantine() slo.Probe {
 			return 0, err
 		}
 		return float64(m.Quarantine), nil
-	})
+	}).WithStaleness(time.Second) // the loader recounts about once a second
 }
 
 // Wrong is the correctness probe: how many warehouse rows, up to the

@@ -8,6 +8,10 @@
 //	    POST /alloc?mb=N          allocate and touch N MiB, kept until exit
 //	    POST /write?path=P&kb=N   write N KiB to P (507 + the error on failure)
 //	    POST /rm?path=P           remove P
+//	    GET  /beat?every=D        stream this process's clock, one line of
+//	                              Unix nanoseconds every D (default 200µs),
+//	                              until the client goes away: the last line
+//	                              a client reads is an instant it was alive
 //	faultee fill PATH           write zeros to PATH until the disk is full;
 //	                            exit 0 on ENOSPC, 1 otherwise
 //	faultee rm PATH             remove PATH (missing is fine)
@@ -50,6 +54,7 @@ func main() {
 	ok := func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") }
 	mux.HandleFunc("GET /{$}", ok)
 	mux.HandleFunc("GET /healthz", ok)
+	mux.HandleFunc("GET /beat", beat)
 	mux.HandleFunc("POST /alloc", func(w http.ResponseWriter, r *http.Request) {
 		mb, err := strconv.Atoi(r.URL.Query().Get("mb"))
 		if err != nil || mb <= 0 {
@@ -141,5 +146,31 @@ func fill(path string) int {
 			}
 			return 1
 		}
+	}
+}
+
+// beat streams time.Now() in Unix nanoseconds, one line every ?every=
+// (default 200µs), flushing each line. The container shares the host's
+// clock, so a reader on the host learns an instant the process was alive.
+func beat(w http.ResponseWriter, r *http.Request) {
+	every := 200 * time.Microsecond
+	if v := r.URL.Query().Get("every"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			http.Error(w, "every must be a positive duration", http.StatusBadRequest)
+			return
+		}
+		every = d
+	}
+	fl, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "text/plain")
+	for r.Context().Err() == nil {
+		if _, err := fmt.Fprintln(w, time.Now().UnixNano()); err != nil {
+			return
+		}
+		if fl != nil {
+			fl.Flush()
+		}
+		time.Sleep(every)
 	}
 }

@@ -1,0 +1,121 @@
+package faults_test
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/firedrill/firedrill/faults"
+)
+
+// killOnsetBound is how wide a kill's onset may be (p99). The design's
+// target is 10 ms; from the daemon's records the tightest correct interval
+// is [call sent, State.FinishedAt] (see OnsetFinishedAt), measured here at
+// a median of 11-13 ms and a p99 of 19-28 ms (it grows with the load): the
+// runtime takes 7-10 ms to deliver the signal after the call is sent, and
+// the only later record, "kill", is made after the signal and often after
+// the process was reaped, so it is no lower bound. The bound asserted holds
+// on a loaded runner; the figure logged is the one to track.
+const killOnsetBound = 50 * time.Millisecond
+
+// heartbeat reads the faultee's /beat stream: the last beat is an instant
+// the process was alive (the container shares the host's clock), the end of
+// the stream the first failure seen from outside.
+type heartbeat struct {
+	mu    sync.Mutex
+	last  time.Time
+	ended time.Time
+	done  chan struct{}
+}
+
+func watch(t *testing.T, addr string) *heartbeat {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/beat?every=200us")
+	require.NoError(t, err)
+	hb := &heartbeat{done: make(chan struct{})}
+	go func() {
+		defer close(hb.done)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if v, err := strconv.ParseInt(sc.Text(), 10, 64); err == nil {
+				hb.mu.Lock()
+				hb.last = time.Unix(0, v)
+				hb.mu.Unlock()
+			}
+		}
+		hb.mu.Lock()
+		hb.ended = time.Now()
+		hb.mu.Unlock()
+	}()
+	require.Eventually(t, func() bool { hb.mu.Lock(); defer hb.mu.Unlock(); return !hb.last.IsZero() },
+		5*time.Second, time.Millisecond, "no heartbeat")
+	return hb
+}
+
+func quantile(ds []time.Duration, q float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(q*float64(len(s))+0.999999) - 1 // nearest rank
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+// A kill's onset, from the daemon's record, is narrow and contains the
+// instant the process died: after the call was sent, not before an instant
+// it was seen alive, not after the first failure seen from outside, nor
+// after the daemon recorded "die".
+func TestIntegrationKillOnset(t *testing.T) {
+	tg := startTarget(t)
+	ctx := context.Background()
+	inj := faults.NewInjector()
+	t.Cleanup(func() { assert.NoError(t, inj.RevertAll(ctx)) })
+	const kills = 20
+	var onset, call []time.Duration
+	for i := range kills {
+		addr, err := tg.app.Endpoint(ctx, "8080/tcp")
+		require.NoError(t, err)
+		hb := watch(t, addr)
+		f := faults.Kill(tg.app, "")
+		r := inj.Do(ctx, faults.Action{Fault: f})
+		require.NoError(t, r.Err)
+		select {
+		case <-hb.done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the heartbeat did not end after the kill")
+		}
+		evs, err := tg.app.Events(ctx, r.Bracket.Sent, r.Bracket.Acked)
+		require.NoError(t, err)
+		var die time.Time
+		for _, ev := range evs {
+			if ev.Action == "die" {
+				die = ev.Time
+			}
+		}
+		require.False(t, die.IsZero(), "the daemon recorded die: %v", evs)
+
+		assert.Equal(t, faults.OnsetFinishedAt, r.OnsetSource, "kill %d", i)
+		assert.False(t, r.Onset.Sent.Before(r.Bracket.Sent), "kill %d: onset within the call", i)
+		assert.False(t, r.Onset.Acked.After(r.Bracket.Acked), "kill %d: onset within the call", i)
+		assert.False(t, r.Onset.Acked.Before(hb.last), "kill %d: the onset ends %v before an instant the process was alive", i, hb.last.Sub(r.Onset.Acked))
+		assert.False(t, r.Onset.Sent.After(hb.ended), "kill %d: the onset starts after the first failure seen", i)
+		assert.False(t, r.Onset.Acked.After(die), "kill %d: the onset ends after the daemon recorded die", i)
+		onset = append(onset, r.Onset.Width())
+		call = append(call, r.Bracket.Width())
+
+		_, err = inj.Revert(ctx, f)
+		require.NoError(t, err)
+	}
+	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 1, 64) + " ms" }
+	t.Logf("kill onset width over %d kills: median %s, p99 %s (%s); inject call bracket: median %s, p99 %s",
+		kills, ms(quantile(onset, 0.5)), ms(quantile(onset, 0.99)), faults.OnsetFinishedAt, ms(quantile(call, 0.5)), ms(quantile(call, 0.99)))
+	assert.LessOrEqual(t, quantile(onset, 0.99), killOnsetBound, "p99 of the onset width")
+	assert.Less(t, quantile(onset, 0.5), quantile(call, 0.5)/4, "the onset is much narrower than the call")
+}

@@ -53,7 +53,7 @@ type stickyFault struct {
 func (f *stickyFault) Name() string { return f.name }
 func (f *stickyFault) Inject(ctx context.Context) error {
 	if f.count.Add(1) >= f.n.Load() {
-		f.switchFault.broken.Store(true)
+		f.broken.Store(true)
 	}
 	return f.switchFault.Inject(ctx)
 }
@@ -173,7 +173,6 @@ func TestAdversarialCrashLoopNeverRecoversAfterLastKill(t *testing.T) {
 // flaky is a service that fails in a pattern decided by the time since
 // the fault was injected (the fault only marks the onset).
 type flaky struct {
-	mark  *switchFault
 	since atomic.Int64
 	bad   func(d time.Duration) bool
 }

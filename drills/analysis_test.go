@@ -375,9 +375,9 @@ func TestValidateRejectsBadDrills(t *testing.T) {
 	assert.Contains(t, err.Error(), "negative ttr limit")
 	// Before: a latency-only steady state let fast failures count as healthy.
 	err = Drill{Name: "x", Steady: slo.LatencyQuantile(0.99, time.Second)}.Validate()
-	assert.ErrorContains(t, err, "no success-ratio term: failed requests would count as healthy")
+	require.ErrorContains(t, err, "no success-ratio term: failed requests would count as healthy")
 	err = Drill{Name: "x", ExpectNoImpact: true, Budget: Budget{TTR: time.Second}}.Validate()
-	assert.ErrorContains(t, err, "expects no impact but has a TTR")
+	require.ErrorContains(t, err, "expects no impact but has a TTR")
 }
 
 func verdictMessages(r *Result) string {

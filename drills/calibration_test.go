@@ -55,14 +55,8 @@ func envInt(name string, def int) int {
 	return def
 }
 
-func envDuration(name string, def time.Duration) time.Duration {
-	if v, err := time.ParseDuration(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
-
 func durationsEnv(t *testing.T, name string, def []time.Duration) []time.Duration {
+	t.Helper()
 	v := os.Getenv(name)
 	if v == "" {
 		return def
@@ -78,6 +72,7 @@ func durationsEnv(t *testing.T, name string, def []time.Duration) []time.Duratio
 }
 
 func intsEnv(t *testing.T, name string, def []int) []int {
+	t.Helper()
 	v := os.Getenv(name)
 	if v == "" {
 		return def
@@ -104,6 +99,7 @@ func (c calCase) String() string { return fmt.Sprintf("D=%s/bucket=%s/rate=%d", 
 // else a design that covers every length, width and rate at least once
 // (with the 1000 req/s target at every width).
 func calibrationCases(t *testing.T) []calCase {
+	t.Helper()
 	ms := time.Millisecond
 	ds := durationsEnv(t, "FIREDRILL_CALIBRATION_DS", []time.Duration{350 * ms, 1100 * ms, 2700 * ms, 4300 * ms})
 	ws := durationsEnv(t, "FIREDRILL_CALIBRATION_BUCKETS", []time.Duration{50 * ms, 100 * ms, 250 * ms})
@@ -190,7 +186,7 @@ func TestCalibrationOutage(t *testing.T) {
 				}
 				assert.LessOrEqual(t, err, tol, "|TTR − truth| %s over %s\n%s", err, tol, res.FormatTimeline())
 			}
-			t.Logf("calibration | %6s | %6s | %5d | %d/%d inside | mean |err| %s | max |err| %s | max ± %s |", c.d, c.bucket, c.rate,
+			t.Logf("calibration | %6s | %6s | %5d | %d/%d inside | %s | %s | ± %s |", c.d, c.bucket, c.rate,
 				inside, reps, (sum / time.Duration(reps)).Round(10*time.Microsecond), worst.Round(10*time.Microsecond), widest.Round(10*time.Microsecond))
 		})
 	}

@@ -165,26 +165,31 @@ func (d Drill) withDefaults() Drill {
 	return d
 }
 
-// Validate checks the declaration before anything starts.
+// Validate checks the declaration before anything starts: every problem
+// is reported, each saying what to fix.
 func (d Drill) Validate() error {
+	var errs []error
+	for _, check := range []func() []error{d.validateParts, d.validateSteady, d.validateNumbers, d.validateBudget} {
+		errs = append(errs, check()...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		name := d.Name
+		if name == "" {
+			name = "(unnamed)"
+		}
+		return fmt.Errorf("%w %s: %w", ErrInvalidDrill, name, err)
+	}
+	return nil
+}
+
+// validateParts checks the name, workload, schedule and runbook.
+func (d Drill) validateParts() []error {
 	var errs []error
 	if d.Name == "" {
 		errs = append(errs, errors.New("drill has no name"))
 	}
 	if err := d.Workload.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("workload: %w", err))
-	}
-	if d.Steady == nil {
-		errs = append(errs, errors.New("drill has no steady-state objective"))
-	} else {
-		if !slo.CountsFailures(d.Steady) {
-			errs = append(errs, fmt.Errorf("steady state %q has no success-ratio term: failed requests would count as healthy; add slo.SuccessRatio(...) to it", d.Steady.Name()))
-		}
-		for _, p := range slo.ProbesOf(d.Steady) {
-			if err := p.Validate(); err != nil {
-				errs = append(errs, err)
-			}
-		}
 	}
 	if d.Faults == nil {
 		errs = append(errs, errors.New("drill has no fault schedule"))
@@ -194,12 +199,42 @@ func (d Drill) Validate() error {
 	if err := d.Recovery.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	return errs
+}
+
+// validateSteady checks the steady state and its probes.
+func (d Drill) validateSteady() []error {
+	if d.Steady == nil {
+		return []error{errors.New("drill has no steady-state objective")}
+	}
+	var errs []error
+	if !slo.CountsFailures(d.Steady) {
+		errs = append(errs, fmt.Errorf("steady state %q has no success-ratio term: failed requests would count as healthy; add slo.SuccessRatio(...) to it", d.Steady.Name()))
+	}
+	for _, p := range slo.ProbesOf(d.Steady) {
+		if err := p.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// validateNumbers checks that no width, cadence, offset or limit is negative.
+func (d Drill) validateNumbers() []error {
+	var errs []error
 	if d.HealthyRun < 0 || d.Bucket < 0 || d.RecoverAt < 0 || d.DetectEvery < 0 || d.IntegrityEvery < 0 {
 		errs = append(errs, errors.New("negative healthy run, bucket width, recovery offset or cadence"))
 	}
-	if d.Limits.SteadyWithin < 0 || d.Limits.ImpactWithin < 0 || d.Limits.RecoverWithin < 0 || d.Limits.CatchUpWithin < 0 || d.Limits.LostAfter < 0 {
+	l := d.Limits
+	if l.SteadyWithin < 0 || l.ImpactWithin < 0 || l.RecoverWithin < 0 || l.CatchUpWithin < 0 || l.LostAfter < 0 {
 		errs = append(errs, errors.New("negative limit"))
 	}
+	return errs
+}
+
+// validateBudget checks the budget and that what it limits is measured.
+func (d Drill) validateBudget() []error {
+	var errs []error
 	if err := d.Budget.validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -212,14 +247,7 @@ func (d Drill) Validate() error {
 	if d.Budget.CatchUp > 0 && d.Integrity == nil {
 		errs = append(errs, errors.New("budget has a catch-up limit but the drill has no integrity reader"))
 	}
-	if err := errors.Join(errs...); err != nil {
-		name := d.Name
-		if name == "" {
-			name = "(unnamed)"
-		}
-		return fmt.Errorf("%w %s: %w", ErrInvalidDrill, name, err)
-	}
-	return nil
+	return errs
 }
 
 // DetectWhen builds a Drill.Detect from a probe: the detector fires when

@@ -27,8 +27,9 @@ const revertTimeout = 30 * time.Second
 // added to the process-wide report when FIREDRILL_REPORT_DIR is set (see
 // Main) when the test ends, with the test's own verdict: a test that fails
 // after Run returned is reported as failed too.
-func Run(t testing.TB, d Drill) *Result {
-	t.Helper()
+func Run(tb testing.TB, d Drill) *Result {
+	tb.Helper()
+	t := tb
 	inj := faults.NewInjector()
 	inj.Guard(t)
 	if d.Logf == nil {

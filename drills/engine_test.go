@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/firedrill/firedrill/drills/load"
-	"github.com/firedrill/firedrill/drills/mocks"
 	"github.com/firedrill/firedrill/drills/slo"
 	"github.com/firedrill/firedrill/faults"
 	"github.com/firedrill/firedrill/recovery"
@@ -222,7 +221,7 @@ func TestExecuteDetectsLostWrites(t *testing.T) {
 	res, err := Execute(t.Context(), d)
 	require.NoError(t, err)
 	require.False(t, res.Passed())
-	assert.Greater(t, res.Integrity.Lost, int64(0))
+	assert.Positive(t, res.Integrity.Lost)
 	assert.Contains(t, verdictMessages(res), "acknowledged writes lost, budget 0 (e.g. [ev-3")
 	assert.True(t, res.Timeline.CaughtUp.IsZero())
 }
@@ -288,7 +287,7 @@ func TestExecuteIntegrityReaderFailing(t *testing.T) {
 	t.Parallel()
 	f := &switchFault{}
 	svc := &fakeService{f: f}
-	reader := mocks.NewIntegrity(t)
+	reader := newMockIntegrity(t)
 	reader.EXPECT().Landed(mock.Anything).Return(nil, errors.New("warehouse unreachable"))
 	d := fastDrill("unreadable", svc, faults.For(20*time.Millisecond, 50*time.Millisecond, f))
 	d.Integrity = reader

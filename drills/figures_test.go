@@ -58,6 +58,7 @@ func tv(t syscall.Timeval) time.Duration {
 
 // vmHWM reads the peak resident set size of this process.
 func vmHWM(t *testing.T) int64 {
+	t.Helper()
 	b, err := os.ReadFile("/proc/self/status")
 	require.NoError(t, err)
 	for _, line := range strings.Split(string(b), "\n") {

@@ -2,6 +2,7 @@ package drills
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -109,8 +110,12 @@ func (e *engine) steady(ctx context.Context, tick <-chan time.Time) (phase, erro
 			return phaseDone, err
 		}
 		if now.After(verified.Add(e.d.Limits.SteadyWithin)) {
-			return phaseDone, fmt.Errorf("%w: no detector poll completed within %s of steady state (%d failed, last: %v)",
-				ErrDetectorNotQuiet, e.d.Limits.SteadyWithin, e.det.errs, e.det.last)
+			last := e.det.last
+			if last == nil {
+				last = errors.New("none returned")
+			}
+			return phaseDone, fmt.Errorf("%w: no detector poll completed within %s of steady state (%d failed, last: %w)",
+				ErrDetectorNotQuiet, e.d.Limits.SteadyWithin, e.det.errs, last)
 		}
 	}
 	origin := e.rec.Origin()

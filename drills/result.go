@@ -242,6 +242,15 @@ type event struct {
 	what string
 }
 
+// events collects timeline events; zero instants are left out.
+type events []event
+
+func (evs *events) add(t time.Time, what string) {
+	if !t.IsZero() {
+		*evs = append(*evs, event{t, what})
+	}
+}
+
 // FormatTimeline renders the timeline, the episodes, the measures and the
 // verdicts as indented lines, with times relative to fault onset (or to
 // load start when no fault was injected).
@@ -290,15 +299,22 @@ func (r *Result) FormatTimeline() string {
 // events lists the timeline's events, unsorted.
 func (r *Result) events() []event {
 	tl := r.Timeline
-	var evs []event
-	add := func(t time.Time, what string) {
-		if !t.IsZero() {
-			evs = append(evs, event{t, what})
-		}
-	}
-	add(tl.LoadStarted, "load started")
-	add(tl.SteadyVerified, fmt.Sprintf("steady state verified (%d healthy buckets of %s: %s)", r.HealthyRun, fmtDur(r.Bucket), r.Steady))
-	add(tl.FaultPhase, "fault phase started")
+	var evs events
+	evs.add(tl.LoadStarted, "load started")
+	evs.add(tl.SteadyVerified, fmt.Sprintf("steady state verified (%d healthy buckets of %s: %s)", r.HealthyRun, fmtDur(r.Bucket), r.Steady))
+	evs.add(tl.FaultPhase, "fault phase started")
+	r.faultEvents(&evs)
+	r.episodeEvents(&evs)
+	evs.add(tl.LastAction, "last scheduled fault action")
+	evs.add(tl.Detected, "detected")
+	r.stepEvents(&evs)
+	evs.add(tl.CaughtUp, "caught up (every acknowledged write visible)")
+	evs.add(tl.End, "end")
+	return evs
+}
+
+// faultEvents are every inject and revert, sent and acknowledged.
+func (r *Result) faultEvents(evs *events) {
 	for _, rec := range r.Faults {
 		verb := "inject"
 		if rec.Action.Revert {
@@ -307,7 +323,7 @@ func (r *Result) events() []event {
 		if rec.Cleanup {
 			verb = "revert (cleanup)"
 		}
-		add(rec.Bracket.Sent, fmt.Sprintf("%s %s: sent", verb, rec.Fault))
+		evs.add(rec.Bracket.Sent, fmt.Sprintf("%s %s: sent", verb, rec.Fault))
 		ack := fmt.Sprintf("%s %s: acknowledged (bracket %s)", verb, rec.Fault, fmtDur(rec.Bracket.Width()))
 		switch {
 		case rec.Err != nil && rec.Action.Revert:
@@ -315,36 +331,39 @@ func (r *Result) events() []event {
 		case rec.Err != nil:
 			ack = fmt.Sprintf("%s %s: FAILED: %s", verb, rec.Fault, firstLine(rec.Err.Error()))
 		}
-		add(rec.Bracket.Acked, ack)
+		evs.add(rec.Bracket.Acked, ack)
 	}
+}
+
+// episodeEvents are each episode's impact, flaps and restoration.
+func (r *Result) episodeEvents(evs *events) {
 	for i, ep := range r.Episodes {
 		reason := ""
 		if j := ep.impactBucket; j >= 0 && j < len(r.Health) {
 			reason = ": " + r.Health[j].Reason
 		}
-		add(ep.Impact, fmt.Sprintf("impact, episode %d (%s%s)", i+1, ep.Fault, reason))
+		evs.add(ep.Impact, fmt.Sprintf("impact, episode %d (%s%s)", i+1, ep.Fault, reason))
 		if !ep.Restored.IsZero() {
-			add(ep.Restored, fmt.Sprintf("restored, episode %d (then %d healthy buckets)", i+1, r.HealthyRun))
+			evs.add(ep.Restored, fmt.Sprintf("restored, episode %d (then %d healthy buckets)", i+1, r.HealthyRun))
 		}
-		evs = append(evs, r.flaps(ep)...)
+		*evs = append(*evs, r.flaps(ep)...)
 	}
-	add(tl.LastAction, "last scheduled fault action")
-	add(tl.Detected, "detected")
+}
+
+// stepEvents are each runbook step's start and end.
+func (r *Result) stepEvents(evs *events) {
 	for _, s := range r.Steps {
 		switch {
 		case s.Skipped:
-			add(s.Start, fmt.Sprintf("recovery step %q %s", s.Name, s.SkipReason))
+			evs.add(s.Start, fmt.Sprintf("recovery step %q %s", s.Name, s.SkipReason))
 		case s.Err != "":
-			add(s.Start, fmt.Sprintf("recovery step %q started", s.Name))
-			add(s.End, fmt.Sprintf("recovery step %q FAILED after %s: %s", s.Name, fmtDur(s.Duration), s.Err))
+			evs.add(s.Start, fmt.Sprintf("recovery step %q started", s.Name))
+			evs.add(s.End, fmt.Sprintf("recovery step %q FAILED after %s: %s", s.Name, fmtDur(s.Duration), s.Err))
 		default:
-			add(s.Start, fmt.Sprintf("recovery step %q started", s.Name))
-			add(s.End, fmt.Sprintf("recovery step %q done in %s", s.Name, fmtDur(s.Duration)))
+			evs.add(s.Start, fmt.Sprintf("recovery step %q started", s.Name))
+			evs.add(s.End, fmt.Sprintf("recovery step %q done in %s", s.Name, fmtDur(s.Duration)))
 		}
 	}
-	add(tl.CaughtUp, "caught up (every acknowledged write visible)")
-	add(tl.End, "end")
-	return evs
 }
 
 // flaps are the buckets of an episode that turned unhealthy again after a

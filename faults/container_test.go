@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/firedrill/firedrill/faults"
-	"github.com/firedrill/firedrill/faults/mocks"
 )
 
 var (
@@ -25,7 +24,7 @@ var (
 )
 
 func TestPauseRevert(t *testing.T) {
-	c := mocks.NewContainerTarget(t)
+	c := newMockContainerTarget(t)
 	c.EXPECT().Pause(mock.Anything).Return(nil).Once()
 	c.EXPECT().Unpause(mock.Anything).Return(nil).Once()
 	f := faults.Pause(c)
@@ -36,7 +35,7 @@ func TestPauseRevert(t *testing.T) {
 
 func TestPauseRevertOnDeadContainer(t *testing.T) {
 	t.Run("removed", func(t *testing.T) {
-		c := mocks.NewContainerTarget(t)
+		c := newMockContainerTarget(t)
 		c.EXPECT().Pause(mock.Anything).Return(nil).Once()
 		c.EXPECT().Unpause(mock.Anything).Return(errNoSuch).Once()
 		f := faults.Pause(c)
@@ -44,7 +43,7 @@ func TestPauseRevertOnDeadContainer(t *testing.T) {
 		assert.NoError(t, f.Revert(ctx))
 	})
 	t.Run("killed", func(t *testing.T) {
-		c := mocks.NewContainerTarget(t)
+		c := newMockContainerTarget(t)
 		c.EXPECT().Pause(mock.Anything).Return(nil).Once()
 		c.EXPECT().Unpause(mock.Anything).Return(errors.New("Container x is not paused")).Once()
 		c.EXPECT().State(mock.Anything).Return(exited, nil).Once()
@@ -53,7 +52,7 @@ func TestPauseRevertOnDeadContainer(t *testing.T) {
 		assert.NoError(t, f.Revert(ctx))
 	})
 	t.Run("still paused is an error", func(t *testing.T) {
-		c := mocks.NewContainerTarget(t)
+		c := newMockContainerTarget(t)
 		c.EXPECT().Pause(mock.Anything).Return(nil).Once()
 		c.EXPECT().Unpause(mock.Anything).Return(errors.New("daemon busy")).Once()
 		c.EXPECT().State(mock.Anything).Return(paused, nil).Once()
@@ -64,7 +63,7 @@ func TestPauseRevertOnDeadContainer(t *testing.T) {
 }
 
 func TestKillRevertStartsAndWaitsReady(t *testing.T) {
-	c := mocks.NewContainerTarget(t)
+	c := newMockContainerTarget(t)
 	c.EXPECT().Kill(mock.Anything, "SIGKILL").Return(nil).Once()
 	c.EXPECT().State(mock.Anything).Return(exited, nil).Once()
 	c.EXPECT().Start(mock.Anything).Return(nil).Once()
@@ -76,7 +75,7 @@ func TestKillRevertStartsAndWaitsReady(t *testing.T) {
 }
 
 func TestKillRevertWhenRecoveryRestartedIt(t *testing.T) {
-	c := mocks.NewContainerTarget(t)
+	c := newMockContainerTarget(t)
 	c.EXPECT().Kill(mock.Anything, "SIGTERM").Return(nil).Once()
 	c.EXPECT().State(mock.Anything).Return(running, nil).Once()
 	c.EXPECT().WaitReady(mock.Anything).Return(nil).Once()
@@ -86,7 +85,7 @@ func TestKillRevertWhenRecoveryRestartedIt(t *testing.T) {
 }
 
 func TestKillRevertOnRemovedContainer(t *testing.T) {
-	c := mocks.NewContainerTarget(t)
+	c := newMockContainerTarget(t)
 	c.EXPECT().Kill(mock.Anything, "SIGKILL").Return(nil).Once()
 	c.EXPECT().State(mock.Anything).Return(faults.State{}, errNoSuch).Once()
 	f := faults.Kill(c, "SIGKILL")
@@ -95,7 +94,7 @@ func TestKillRevertOnRemovedContainer(t *testing.T) {
 }
 
 func TestKillKeepDown(t *testing.T) {
-	c := mocks.NewContainerTarget(t)
+	c := newMockContainerTarget(t)
 	c.EXPECT().Kill(mock.Anything, "SIGKILL").Return(nil).Once()
 	f := faults.Kill(c, "SIGKILL").KeepDown()
 	require.NoError(t, f.Inject(ctx))
@@ -103,7 +102,7 @@ func TestKillKeepDown(t *testing.T) {
 }
 
 func TestStopRevert(t *testing.T) {
-	c := mocks.NewContainerTarget(t)
+	c := newMockContainerTarget(t)
 	c.EXPECT().Stop(mock.Anything, 2*time.Second).Return(nil).Once()
 	c.EXPECT().State(mock.Anything).Return(exited, nil).Once()
 	c.EXPECT().Start(mock.Anything).Return(nil).Once()
@@ -115,7 +114,7 @@ func TestStopRevert(t *testing.T) {
 }
 
 func TestStopFailureIsRolledBack(t *testing.T) {
-	c := mocks.NewContainerTarget(t)
+	c := newMockContainerTarget(t)
 	c.EXPECT().Stop(mock.Anything, time.Second).Return(context.DeadlineExceeded).Once()
 	c.EXPECT().State(mock.Anything).Return(exited, nil).Once()
 	c.EXPECT().Start(mock.Anything).Return(nil).Once()
@@ -126,7 +125,7 @@ func TestStopFailureIsRolledBack(t *testing.T) {
 }
 
 func TestRestart(t *testing.T) {
-	c := mocks.NewContainerTarget(t)
+	c := newMockContainerTarget(t)
 	c.EXPECT().Restart(mock.Anything, time.Second).Return(nil).Once()
 	c.EXPECT().State(mock.Anything).Return(running, nil).Once()
 	c.EXPECT().WaitReady(mock.Anything).Return(nil).Once()
@@ -139,13 +138,13 @@ func TestRestart(t *testing.T) {
 // fakeContainer counts kills and starts; State reports exited after a kill
 // until the next start.
 type fakeContainer struct {
-	*mocks.ContainerTarget
+	*mockContainerTarget
 	kills, starts atomic.Int32
 	up            atomic.Bool
 }
 
 func newFakeContainer(t *testing.T) *fakeContainer {
-	f := &fakeContainer{ContainerTarget: mocks.NewContainerTarget(t)}
+	f := &fakeContainer{mockContainerTarget: newMockContainerTarget(t)}
 	f.up.Store(true)
 	f.EXPECT().Kill(mock.Anything, mock.Anything).RunAndReturn(func(context.Context, string) error {
 		f.kills.Add(1)
@@ -199,7 +198,7 @@ func TestCrashLoopRevertStopsIt(t *testing.T) {
 }
 
 func TestPartition(t *testing.T) {
-	c := mocks.NewNetworkTarget(t)
+	c := newMockNetworkTarget(t)
 	c.EXPECT().Disconnect(mock.Anything).Return(nil).Once()
 	c.EXPECT().Connect(mock.Anything).Return(nil).Once()
 	f := faults.Partition(c)
@@ -208,7 +207,7 @@ func TestPartition(t *testing.T) {
 	require.NoError(t, f.Revert(ctx))
 	require.NoError(t, f.Revert(ctx))
 
-	gone := mocks.NewNetworkTarget(t)
+	gone := newMockNetworkTarget(t)
 	gone.EXPECT().Disconnect(mock.Anything).Return(nil).Once()
 	gone.EXPECT().Connect(mock.Anything).Return(errors.New("network connect failed")).Once()
 	gone.EXPECT().State(mock.Anything).Return(faults.State{}, errNoSuch).Once()
@@ -218,12 +217,12 @@ func TestPartition(t *testing.T) {
 }
 
 type readable struct {
-	*mocks.ResourceTarget
-	*mocks.ResourceReader
+	*mockResourceTarget
+	*mockResourceReader
 }
 
 func TestMemoryRestoresPreviousLimits(t *testing.T) {
-	rt, rr := mocks.NewResourceTarget(t), mocks.NewResourceReader(t)
+	rt, rr := newMockResourceTarget(t), newMockResourceReader(t)
 	rr.EXPECT().Resources(mock.Anything).Return(faults.Resources{Memory: 256 << 20, MemorySwap: 512 << 20}, nil).Once()
 	rt.EXPECT().Update(mock.Anything, faults.Resources{Memory: 32 << 20, MemorySwap: 32 << 20}).Return(nil).Once()
 	rt.EXPECT().Update(mock.Anything, faults.Resources{Memory: 256 << 20, MemorySwap: 512 << 20}).Return(nil).Once()
@@ -234,7 +233,7 @@ func TestMemoryRestoresPreviousLimits(t *testing.T) {
 }
 
 func TestMemoryWithoutReaderRevertsToHostMemory(t *testing.T) {
-	rt := mocks.NewResourceTarget(t)
+	rt := newMockResourceTarget(t)
 	rt.EXPECT().Update(mock.Anything, faults.Resources{Memory: 32 << 20, MemorySwap: 32 << 20}).Return(nil).Once()
 	rt.EXPECT().Update(mock.Anything, mock.MatchedBy(func(r faults.Resources) bool {
 		return r.Memory >= 1<<30 && r.MemorySwap == r.Memory && r.NanoCPUs == 0
@@ -245,7 +244,7 @@ func TestMemoryWithoutReaderRevertsToHostMemory(t *testing.T) {
 }
 
 func TestCPURestores(t *testing.T) {
-	rt, rr := mocks.NewResourceTarget(t), mocks.NewResourceReader(t)
+	rt, rr := newMockResourceTarget(t), newMockResourceReader(t)
 	rr.EXPECT().Resources(mock.Anything).Return(faults.Resources{NanoCPUs: 1.5e9}, nil).Once()
 	rt.EXPECT().Update(mock.Anything, faults.Resources{NanoCPUs: 1e8}).Return(nil).Once()
 	rt.EXPECT().Update(mock.Anything, faults.Resources{NanoCPUs: 1.5e9}).Return(nil).Once()
@@ -256,7 +255,7 @@ func TestCPURestores(t *testing.T) {
 }
 
 func TestResourceRevertOnRemovedContainer(t *testing.T) {
-	rt := mocks.NewResourceTarget(t)
+	rt := newMockResourceTarget(t)
 	rt.EXPECT().Update(mock.Anything, mock.Anything).Return(nil).Once()
 	rt.EXPECT().Update(mock.Anything, mock.Anything).Return(errNoSuch).Once()
 	f := faults.CPU(rt, 0.5)
@@ -265,7 +264,7 @@ func TestResourceRevertOnRemovedContainer(t *testing.T) {
 }
 
 func TestOOMRevertRestoresLimitAndRestarts(t *testing.T) {
-	c := mocks.NewOOMTarget(t)
+	c := newMockOOMTarget(t)
 	c.EXPECT().Update(mock.Anything, faults.Resources{Memory: 8 << 20, MemorySwap: 8 << 20}).Return(nil).Once()
 	c.EXPECT().State(mock.Anything).Return(faults.State{OOMKilled: true, ExitCode: 137, Status: "exited"}, nil).Twice()
 	c.EXPECT().Update(mock.Anything, mock.Anything).Return(nil).Once()
@@ -279,7 +278,7 @@ func TestOOMRevertRestoresLimitAndRestarts(t *testing.T) {
 }
 
 func TestDiskFull(t *testing.T) {
-	c := mocks.NewDiskTarget(t)
+	c := newMockDiskTarget(t)
 	c.EXPECT().Exec(mock.Anything, []string{"sh", "-c", "cat /dev/zero > '/data/.firedrill-fill'"}).
 		Return(1, "cat: write error: No space left on device", nil).Once()
 	c.EXPECT().Exec(mock.Anything, []string{"rm", "-f", "/data/.firedrill-fill"}).Return(0, "", nil).Once()
@@ -290,7 +289,7 @@ func TestDiskFull(t *testing.T) {
 }
 
 func TestDiskFullThatDoesNotFillIsRolledBack(t *testing.T) {
-	c := mocks.NewDiskTarget(t)
+	c := newMockDiskTarget(t)
 	c.EXPECT().Exec(mock.Anything, []string{"fill"}).Return(127, "exec: not found", nil).Once()
 	c.EXPECT().Exec(mock.Anything, []string{"free"}).Return(0, "", nil).Once()
 	f := faults.DiskFull(c, "/data").Using([]string{"fill"}, []string{"free"})
@@ -301,7 +300,7 @@ func TestDiskFullThatDoesNotFillIsRolledBack(t *testing.T) {
 }
 
 func TestDiskFullRevertOnStoppedContainer(t *testing.T) {
-	c := mocks.NewDiskTarget(t)
+	c := newMockDiskTarget(t)
 	c.EXPECT().Exec(mock.Anything, []string{"fill"}).Return(0, "", nil).Once()
 	c.EXPECT().Exec(mock.Anything, []string{"free"}).Return(-1, "", errors.New("container is not running")).Once()
 	c.EXPECT().State(mock.Anything).Return(exited, nil).Once()

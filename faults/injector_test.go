@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/firedrill/firedrill/faults"
-	"github.com/firedrill/firedrill/faults/mocks"
 )
 
 // stuck is a fault whose revert always fails, counting its attempts.
@@ -90,9 +89,9 @@ func TestRevertCutShortByContextIsRetried(t *testing.T) {
 }
 
 func TestFixOfEachKind(t *testing.T) {
-	c := mocks.NewContainerTarget(t)
-	link := mocks.NewToxicTarget(t)
-	res := mocks.NewResourceTarget(t)
+	c := newMockContainerTarget(t)
+	link := newMockToxicTarget(t)
+	res := newMockResourceTarget(t)
 	for _, tt := range []struct {
 		f    faults.Fault
 		want string
@@ -169,7 +168,7 @@ func TestInjectorOnset(t *testing.T) {
 
 // eventTarget is a container target that also reads daemon events.
 type eventTarget struct {
-	*mocks.ContainerTarget
+	*mockContainerTarget
 	events []faults.Event
 	err    error
 }
@@ -201,9 +200,9 @@ func TestContainerOnsets(t *testing.T) {
 			events: []faults.Event{{Action: "kill", Time: sent.Add(10 * time.Millisecond)}}, wantErr: "die: no record of it"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c := mocks.NewContainerTarget(t)
+			c := newMockContainerTarget(t)
 			c.EXPECT().State(mock.Anything).Return(tt.state, nil)
-			f := faults.Kill(eventTarget{ContainerTarget: c, events: tt.events}, "")
+			f := faults.Kill(eventTarget{mockContainerTarget: c, events: tt.events}, "")
 			b, src, err := f.Onset(ctx, call)
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
@@ -215,16 +214,16 @@ func TestContainerOnsets(t *testing.T) {
 		})
 	}
 	t.Run("pause", func(t *testing.T) {
-		c := mocks.NewContainerTarget(t)
+		c := newMockContainerTarget(t)
 		frozen := sent.Add(40 * time.Millisecond)
-		f := faults.Pause(eventTarget{ContainerTarget: c, events: []faults.Event{{Action: "pause", Time: frozen}}})
+		f := faults.Pause(eventTarget{mockContainerTarget: c, events: []faults.Event{{Action: "pause", Time: frozen}}})
 		b, src, err := f.Onset(ctx, call)
 		require.NoError(t, err)
 		assert.Equal(t, faults.Bracket{Sent: sent, Acked: frozen}, b)
 		assert.Equal(t, faults.OnsetPauseEvent, src)
 	})
 	t.Run("a target without events", func(t *testing.T) {
-		c := mocks.NewContainerTarget(t)
+		c := newMockContainerTarget(t)
 		_, _, err := faults.Pause(c).Onset(ctx, call)
 		require.ErrorContains(t, err, "reads no daemon events")
 	})
@@ -255,7 +254,7 @@ func TestSeededComposites(t *testing.T) {
 }
 
 func TestLastActionAt(t *testing.T) {
-	c := mocks.NewContainerTarget(t)
+	c := newMockContainerTarget(t)
 	loop := func() *faults.CrashLoopFault { return faults.CrashLoop(c, 4, 500*time.Millisecond) }
 	assert.Equal(t, 1500*time.Millisecond, loop().Lasts(), "(n-1) intervals")
 	for _, tt := range []struct {

@@ -2,9 +2,13 @@ package faults
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/firedrill/firedrill/scenarios"
 )
 
 // KillFault sends a signal to a container's main process (SIGKILL by
@@ -18,7 +22,23 @@ type KillFault struct {
 
 	mu     sync.Mutex
 	killed bool
+	direct Bracket // the kill(2) bracket, when the signal was sent directly
 }
+
+// ProcessSignaler is optionally implemented by a ContainerTarget whose main
+// process this process can signal itself (a local daemon, the same PID
+// namespace, the permission): Kill then sends the signal with kill(2) and
+// the onset is that system call's own bracket, microseconds wide, instead
+// of the Docker API's (whose kill call returns only after teardown).
+// SignalProcess returns an error wrapping scenarios.ErrNotLocal, having
+// sent nothing, when it cannot; Kill then uses the API.
+// *scenarios.Container satisfies it.
+type ProcessSignaler interface {
+	SignalProcess(ctx context.Context, signal string) (sent, acked time.Time, err error)
+}
+
+// OnsetSignal is the onset source of a kill sent with kill(2).
+const OnsetSignal = "kill(2) of the container's process"
 
 var _ Fault = (*KillFault)(nil)
 var _ Validator = (*KillFault)(nil)
@@ -56,11 +76,51 @@ func (f *KillFault) Inject(ctx context.Context) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.direct = Bracket{}
+	if ps, ok := f.c.(ProcessSignaler); ok {
+		sent, acked, err := ps.SignalProcess(ctx, f.signal)
+		switch {
+		case err == nil:
+			f.direct, f.killed = Bracket{Sent: sent, Acked: acked}, true
+			// Return once the daemon has seen the exit, as the API's
+			// kill does, so a revert right after finds it stopped.
+			if err := waitNotRunning(ctx, f.c); err != nil {
+				return fmt.Errorf("inject %s: %w", f.Name(), err)
+			}
+			return nil
+		case !errors.Is(err, scenarios.ErrNotLocal):
+			return fmt.Errorf("inject %s: %w", f.Name(), err)
+		}
+	}
 	if err := f.c.Kill(ctx, f.signal); err != nil {
 		return fmt.Errorf("inject %s: %w", f.Name(), err)
 	}
 	f.killed = true
 	return nil
+}
+
+// waitNotRunning polls until the daemon reports c stopped (a process that
+// ignores the signal keeps it running: then it gives up after 10s, with
+// the fault in effect as far as the signal goes).
+func waitNotRunning(ctx context.Context, c ContainerTarget) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, err := c.State(ctx)
+		if err != nil || !st.Running {
+			return nil //nolint:nilerr // gone or unreadable: nothing to wait for
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil // still running: the signal was not fatal
+			}
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }
 
 // Revert starts the container again if it is not running.

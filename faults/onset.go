@@ -93,7 +93,14 @@ var (
 
 // Onset is when the process died: after the call was sent, no later than
 // the runtime reaped it.
+// With a direct signal (ProcessSignaler), it is the kill(2) bracket.
 func (f *KillFault) Onset(ctx context.Context, call Bracket) (Bracket, string, error) {
+	f.mu.Lock()
+	direct := f.direct
+	f.mu.Unlock()
+	if !direct.Sent.IsZero() {
+		return direct, OnsetSignal, nil
+	}
 	return exitOnset(ctx, f.c, call)
 }
 

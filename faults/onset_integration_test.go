@@ -16,15 +16,13 @@ import (
 	"github.com/firedrill/firedrill/faults"
 )
 
-// killOnsetBound is how wide a kill's onset may be (p99). The design's
-// target is 10 ms; from the daemon's records the tightest correct interval
-// is [call sent, State.FinishedAt] (see OnsetFinishedAt), measured here at
-// a median of 11-13 ms and a p99 of 19-28 ms (it grows with the load): the
-// runtime takes 7-10 ms to deliver the signal after the call is sent, and
-// the only later record, "kill", is made after the signal and often after
-// the process was reaped, so it is no lower bound. The bound asserted holds
-// on a loaded runner; the figure logged is the one to track.
-const killOnsetBound = 50 * time.Millisecond
+// killOnsetBound is how wide a kill's onset may be (p99): the design's
+// target. Sent with kill(2) (ProcessSignaler: root, the daemon on this
+// machine), the onset is the system call's own bracket. Through the API
+// alone the tightest correct interval is [call sent, State.FinishedAt] (see
+// OnsetFinishedAt), measured at a median of 11-13 ms and a p99 of 19-28 ms:
+// the runtime takes 7-10 ms to deliver the signal.
+const killOnsetBound = 10 * time.Millisecond
 
 // heartbeat reads the faultee's /beat stream: the last beat is an instant
 // the process was alive (the container shares the host's clock), the end of
@@ -78,7 +76,7 @@ func TestIntegrationKillOnset(t *testing.T) {
 	inj := faults.NewInjector()
 	t.Cleanup(func() { assert.NoError(t, inj.RevertAll(ctx)) })
 	const kills = 20
-	var onset, call []time.Duration
+	var onset, call, alive []time.Duration
 	for i := range kills {
 		addr, err := tg.app.Endpoint(ctx, "8080/tcp")
 		require.NoError(t, err)
@@ -101,7 +99,8 @@ func TestIntegrationKillOnset(t *testing.T) {
 		}
 		require.False(t, die.IsZero(), "the daemon recorded die: %v", evs)
 
-		assert.Equal(t, faults.OnsetFinishedAt, r.OnsetSource, "kill %d", i)
+		assert.Equal(t, faults.OnsetSignal, r.OnsetSource, "kill %d: sent with kill(2) (root, local daemon)", i)
+		alive = append(alive, hb.last.Sub(r.Onset.Sent))
 		assert.False(t, r.Onset.Sent.Before(r.Bracket.Sent), "kill %d: onset within the call", i)
 		assert.False(t, r.Onset.Acked.After(r.Bracket.Acked), "kill %d: onset within the call", i)
 		assert.False(t, r.Onset.Acked.Before(hb.last), "kill %d: the onset ends %v before an instant the process was alive", i, hb.last.Sub(r.Onset.Acked))
@@ -114,8 +113,9 @@ func TestIntegrationKillOnset(t *testing.T) {
 		require.NoError(t, err)
 	}
 	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 1, 64) + " ms" }
-	t.Logf("kill onset width over %d kills: median %s, p99 %s (%s); inject call bracket: median %s, p99 %s",
-		kills, ms(quantile(onset, 0.5)), ms(quantile(onset, 0.99)), faults.OnsetFinishedAt, ms(quantile(call, 0.5)), ms(quantile(call, 0.99)))
+	t.Logf("kill onset width over %d kills: median %s, p99 %s (%s); inject call bracket: median %s, p99 %s; last beat of the process at onset%+.3f ms (median), %+.3f ms (max)",
+		kills, ms(quantile(onset, 0.5)), ms(quantile(onset, 0.99)), faults.OnsetSignal, ms(quantile(call, 0.5)), ms(quantile(call, 0.99)),
+		float64(quantile(alive, 0.5))/1e6, float64(quantile(alive, 1))/1e6)
 	assert.LessOrEqual(t, quantile(onset, 0.99), killOnsetBound, "p99 of the onset width")
 	assert.Less(t, quantile(onset, 0.5), quantile(call, 0.5)/4, "the onset is much narrower than the call")
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/firedrill/firedrill/faults"
-	"github.com/firedrill/firedrill/faults/mocks"
 )
 
 // named is a do-nothing fault for plans.
@@ -244,7 +243,7 @@ func TestAllRollsBackPartialInjection(t *testing.T) {
 
 // The same with real toxics on a mock link: the second toxic fails.
 func TestAllOfToxicsRollsBack(t *testing.T) {
-	link := mocks.NewToxicTarget(t)
+	link := newMockToxicTarget(t)
 	link.EXPECT().AddToxic(mock.Anything, mock.Anything).Return(nil).Once()
 	link.EXPECT().AddToxic(mock.Anything, mock.Anything).Return(errors.New("HTTP 409: toxic already exists")).Once()
 	link.EXPECT().RemoveToxic(mock.Anything, mock.Anything).Return(nil).Once()

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/firedrill/firedrill/faults"
-	"github.com/firedrill/firedrill/faults/mocks"
 )
 
 var ctx = context.Background()
@@ -39,7 +38,7 @@ func TestToxicAttributes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind+"/"+tt.stream, func(t *testing.T) {
-			link := mocks.NewToxicTarget(t)
+			link := newMockToxicTarget(t)
 			f := tt.build(link)
 			var added toxiproxy.Toxic
 			link.EXPECT().AddToxic(mock.Anything, mock.Anything).RunAndReturn(func(_ context.Context, x toxiproxy.Toxic) error {
@@ -65,7 +64,7 @@ func TestToxicAttributes(t *testing.T) {
 }
 
 func TestToxicNamesAreUnique(t *testing.T) {
-	link := mocks.NewToxicTarget(t)
+	link := newMockToxicTarget(t)
 	seen := map[string]bool{}
 	link.EXPECT().AddToxic(mock.Anything, mock.Anything).RunAndReturn(func(_ context.Context, x toxiproxy.Toxic) error {
 		assert.False(t, seen[x.Name], "duplicate toxic name %s", x.Name)
@@ -81,7 +80,7 @@ func TestToxicNamesAreUnique(t *testing.T) {
 }
 
 func TestToxicRevertToleratesNotFound(t *testing.T) {
-	link := mocks.NewToxicTarget(t)
+	link := newMockToxicTarget(t)
 	link.EXPECT().AddToxic(mock.Anything, mock.Anything).Return(nil).Once()
 	link.EXPECT().RemoveToxic(mock.Anything, mock.Anything).Return(&toxiproxy.ApiError{Message: "toxic not found", Status: 404}).Once()
 	f := faults.ResetPeer(link, 0)
@@ -91,7 +90,7 @@ func TestToxicRevertToleratesNotFound(t *testing.T) {
 }
 
 func TestToxicRevertErrorIsKeptForRetry(t *testing.T) {
-	link := mocks.NewToxicTarget(t)
+	link := newMockToxicTarget(t)
 	link.EXPECT().AddToxic(mock.Anything, mock.Anything).Return(nil).Once()
 	boom := errors.New("connection refused")
 	link.EXPECT().RemoveToxic(mock.Anything, mock.Anything).Return(boom).Once()
@@ -106,7 +105,7 @@ func TestToxicRevertErrorIsKeptForRetry(t *testing.T) {
 
 // The second of two toxics fails: the first is removed before Inject returns.
 func TestToxicBothRollsBackPartialInjection(t *testing.T) {
-	link := mocks.NewToxicTarget(t)
+	link := newMockToxicTarget(t)
 	var first string
 	link.EXPECT().AddToxic(mock.Anything, mock.MatchedBy(func(x toxiproxy.Toxic) bool { return x.Stream == "upstream" })).
 		RunAndReturn(func(_ context.Context, x toxiproxy.Toxic) error { first = x.Name; return nil }).Once()
@@ -124,7 +123,7 @@ func TestToxicBothRollsBackPartialInjection(t *testing.T) {
 }
 
 func TestDown(t *testing.T) {
-	link := mocks.NewLinkTarget(t)
+	link := newMockLinkTarget(t)
 	link.EXPECT().Disable(mock.Anything).Return(nil).Once()
 	link.EXPECT().Enable(mock.Anything).Return(nil).Once()
 	f := faults.Down(link)

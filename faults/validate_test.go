@@ -9,19 +9,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/firedrill/firedrill/faults"
-	"github.com/firedrill/firedrill/faults/mocks"
 	"github.com/firedrill/firedrill/scenarios"
 )
 
 // Bad input is refused by Validate, and by Inject before any call reaches
 // the target (the mocks have no expectations: any call would fail the test).
 func TestValidateRefusesBadInput(t *testing.T) {
-	link := mocks.NewToxicTarget(t)
-	c := mocks.NewContainerTarget(t)
-	nt := mocks.NewNetworkTarget(t)
-	rt := mocks.NewResourceTarget(t)
-	ot := mocks.NewOOMTarget(t)
-	dt := mocks.NewDiskTarget(t)
+	link := newMockToxicTarget(t)
+	c := newMockContainerTarget(t)
+	nt := newMockNetworkTarget(t)
+	rt := newMockResourceTarget(t)
+	ot := newMockOOMTarget(t)
+	dt := newMockDiskTarget(t)
 	var nilLink *scenarios.Link
 	var nilContainer *scenarios.Container
 
@@ -89,8 +88,8 @@ func TestValidateRefusesBadInput(t *testing.T) {
 }
 
 func TestValidateAcceptsGoodInput(t *testing.T) {
-	link := mocks.NewToxicTarget(t)
-	c := mocks.NewContainerTarget(t)
+	link := newMockToxicTarget(t)
+	c := newMockContainerTarget(t)
 	for _, f := range []faults.Fault{
 		faults.Latency(link, 300*time.Millisecond).Jitter(50 * time.Millisecond).Upstream(),
 		faults.Down(link),
@@ -104,8 +103,8 @@ func TestValidateAcceptsGoodInput(t *testing.T) {
 		faults.Kill(c, ""), faults.Kill(c, "9"), faults.Kill(c, "term"),
 		faults.Stop(c, time.Second), faults.Restart(c, time.Second), faults.Pause(c),
 		faults.CrashLoop(c, 3, time.Second).Signal("SIGTERM"),
-		faults.Memory(mocks.NewResourceTarget(t), faults.MinMemory),
-		faults.DiskFull(mocks.NewDiskTarget(t), "/data"),
+		faults.Memory(newMockResourceTarget(t), faults.MinMemory),
+		faults.DiskFull(newMockDiskTarget(t), "/data"),
 	} {
 		assert.NoError(t, f.(faults.Validator).Validate(), f.Name())
 	}

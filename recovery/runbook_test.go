@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/firedrill/firedrill/recovery"
-	"github.com/firedrill/firedrill/recovery/mocks"
 )
 
 func TestRunbookRunsInOrderAndTimesEachStep(t *testing.T) {
@@ -94,28 +93,28 @@ func TestCommand(t *testing.T) {
 }
 
 func TestExec(t *testing.T) {
-	ex := mocks.NewExecer(t)
+	ex := newMockExecer(t)
 	ex.EXPECT().Exec(mock.Anything, []string{"pipelinectl", "resume"}).Return(0, "resumed", nil).Once()
 	res, err := recovery.Steps(recovery.Exec(ex, "pipelinectl", "resume")).Run(t.Context(), nil)
 	require.NoError(t, err)
 	assert.Equal(t, "resumed", res[0].Output)
 	assert.Equal(t, "exec pipelinectl resume", res[0].Name)
 
-	ex = mocks.NewExecer(t)
+	ex = newMockExecer(t)
 	ex.EXPECT().Exec(mock.Anything, []string{"pipelinectl", "bogus"}).Return(2, "usage: ...", nil).Once()
 	_, err = recovery.Steps(recovery.Exec(ex, "pipelinectl", "bogus")).Run(t.Context(), nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "exit code 2")
 	assert.Contains(t, err.Error(), "usage: ...")
 
-	ex = mocks.NewExecer(t)
+	ex = newMockExecer(t)
 	ex.EXPECT().Exec(mock.Anything, mock.Anything).Return(-1, "", errors.New("container is not running")).Once()
 	_, err = recovery.Steps(recovery.Exec(ex, "true")).Run(t.Context(), nil)
 	require.ErrorContains(t, err, "exec true: container is not running")
 }
 
 func TestRunbookTakesAnyStep(t *testing.T) {
-	st := mocks.NewStep(t)
+	st := newMockStep(t)
 	st.EXPECT().Name().Return("custom")
 	st.EXPECT().Run(mock.Anything).Return("done", nil).Once()
 	res, err := recovery.Steps(st).Run(t.Context(), nil)

@@ -50,6 +50,9 @@ type State struct {
 	// when unknown (never started, never exited). FinishedAt is the time the
 	// runtime reaped the process: at or just after it died.
 	StartedAt, FinishedAt time.Time
+	// Pid is the container's main process as the host sees it (0 when
+	// not running).
+	Pid int
 }
 
 // Event is one record of the Docker daemon about a container.
@@ -142,6 +145,7 @@ func (c *Container) State(ctx context.Context) (State, error) {
 		Status:     string(s.Status),
 		StartedAt:  parseDockerTime(s.StartedAt),
 		FinishedAt: parseDockerTime(s.FinishedAt),
+		Pid:        s.Pid,
 	}, nil
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 
-	"github.com/firedrill/firedrill/scenarios/mocks"
 )
 
 var forceRemove = client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}
@@ -27,7 +26,7 @@ func instanceFilter(instance string) client.Filters {
 func TestTeardownRemovesContainersThenNetwork(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d := mocks.NewDockerAPI(t)
+	d := newMockDockerAPI(t)
 
 	var mu sync.Mutex
 	var order []string
@@ -62,7 +61,7 @@ func TestTeardownRemovesContainersThenNetwork(t *testing.T) {
 func TestTeardownIgnoresGoneAndJoinsErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d := mocks.NewDockerAPI(t)
+	d := newMockDockerAPI(t)
 	boom := errors.New("boom")
 	d.EXPECT().ContainerRemove(ctx, "gone", forceRemove).Return(client.ContainerRemoveResult{}, cerrdefs.ErrNotFound).Once()
 	d.EXPECT().ContainerRemove(ctx, "stuck", forceRemove).Return(client.ContainerRemoveResult{}, boom).Once()
@@ -82,7 +81,7 @@ func TestTeardownIgnoresGoneAndJoinsErrors(t *testing.T) {
 func TestCloseIsIdempotent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d := mocks.NewDockerAPI(t)
+	d := newMockDockerAPI(t)
 	r, err := newRunning(validSystem())
 	require.NoError(t, err)
 	r.docker, r.ids, r.NetworkID = d, []string{"c1"}, "net1"
@@ -118,7 +117,7 @@ func TestWatchdogClosesBeforeDeadline(t *testing.T) {
 func TestCloseWaitsForTheFirstClose(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d := mocks.NewDockerAPI(t)
+	d := newMockDockerAPI(t)
 	r, err := newRunning(validSystem())
 	require.NoError(t, err)
 	r.docker, r.ids = d, []string{"c1"}
@@ -150,7 +149,7 @@ func TestCloseWaitsForTheFirstClose(t *testing.T) {
 func TestWipeRemovesOnlyLabelled(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d := mocks.NewDockerAPI(t)
+	d := newMockDockerAPI(t)
 	want := client.Filters{}.Add("label", "firedrill=true")
 	d.EXPECT().ContainerList(ctx, client.ContainerListOptions{All: true, Filters: want}).Return(client.ContainerListResult{Items: []container.Summary{
 		{ID: "aaaaaaaaaaaaaaaa", Names: []string{"/fd-1-app"}, Labels: map[string]string{"firedrill": "true"}},
@@ -173,7 +172,7 @@ func TestWipeRemovesOnlyLabelled(t *testing.T) {
 
 func TestWipeRefusesNoFilter(t *testing.T) {
 	t.Parallel()
-	d := mocks.NewDockerAPI(t)
+	d := newMockDockerAPI(t)
 	_, err := WipeWith(context.Background(), d)
 	require.ErrorContains(t, err, "refusing")
 }

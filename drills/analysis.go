@@ -106,6 +106,25 @@ func analyze(r *Result, a analysis) {
 	}
 	if !tl.RecoveryStart.IsZero() {
 		m.Runbook = exact(recovery.Duration(r.Steps), "steps")
+		decompose(r)
+	}
+}
+
+// decompose measures the parts of a TTR whose runbook detection started:
+// reaction (detected → runbook start) and convergence (runbook end →
+// restored, bounded as restored is).
+func decompose(r *Result) {
+	tl, m := &r.Timeline, &r.Measures
+	if !r.detectionStarted || !m.TTD.Valid {
+		return
+	}
+	detected := tl.Onset.Add(m.TTD.Value)
+	m.Reaction = exact(tl.RecoveryStart.Sub(detected), "steps")
+	if n := len(r.Episodes); n > 0 && r.Restored {
+		ep := r.Episodes[n-1]
+		lo, hi := ep.Onset.Add(ep.TTR.Lower), ep.OnsetBounds.Sent.Add(ep.TTR.Upper)
+		lo = later(tl.RecoveryDone, lo)
+		m.Convergence = between(tl.RecoveryDone, tl.RecoveryDone, tl.RecoveryDone, ep.Restored, lo, later(hi, lo), ep.TTR.Source)
 	}
 }
 

@@ -96,6 +96,7 @@ func (b Budget) Evaluate(r *Result) []Verdict {
 	case b.FailedRequests > 0:
 		vs = append(vs, countVerdict("failed_requests", b.FailedRequests, m.FailedRequests, "failed requests"))
 	}
+	vs = append(vs, alertVerdicts(r)...)
 	return append(vs, integrityVerdicts(b, r.Integrity)...)
 }
 

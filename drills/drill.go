@@ -74,6 +74,16 @@ type Drill struct {
 	// impact is seen.
 	RecoverAt       time.Duration
 	RecoverOnImpact bool
+	// Alerts, when set, reads Alertmanager throughout the drill: the alerts
+	// that must fire after onset (with TTD budgets), those that must stay
+	// quiet, and the pages. Without Detect, the first of Alerts.Fire is the
+	// detector.
+	Alerts *Alerting
+	// RecoverOnDetect starts the runbook when the detector fires, after
+	// ReactionTime (an operator's, stated as such): TTR then decomposes into
+	// TTD + reaction + runbook + convergence, each measured.
+	RecoverOnDetect bool
+	ReactionTime    time.Duration
 	// Detect is the detector for TTD (e.g. "is a critical alert firing?"),
 	// polled every DetectEvery (default: the bucket width) from load start.
 	// It must be quiet from steady state to onset (else ErrDetectorNotQuiet)
@@ -138,6 +148,17 @@ func (d Drill) withDefaults() Drill {
 	if d.Rule == nil {
 		d.Rule = slo.RequireData
 	}
+	if d.Alerts != nil {
+		a := *d.Alerts
+		a.withDefaults()
+		d.Alerts = &a
+		if d.Detect == nil && len(a.Fire) > 0 {
+			d.Detect = AlertFiring(a.Alertmanager, a.Fire[0].Name)
+			if d.DetectEvery == 0 {
+				d.DetectEvery = a.PollEvery
+			}
+		}
+	}
 	if d.DetectEvery == 0 {
 		d.DetectEvery = d.Bucket
 	}
@@ -159,7 +180,7 @@ func (d Drill) withDefaults() Drill {
 	if d.Limits.LostAfter == 0 {
 		d.Limits.LostAfter = DefaultLostAfter
 	}
-	if !d.Recovery.Empty() && d.RecoverAt == 0 {
+	if !d.Recovery.Empty() && d.RecoverAt == 0 && !d.RecoverOnDetect {
 		d.RecoverOnImpact = true
 	}
 	return d
@@ -246,6 +267,29 @@ func (d Drill) validateBudget() []error {
 	}
 	if d.Budget.CatchUp > 0 && d.Integrity == nil {
 		errs = append(errs, errors.New("budget has a catch-up limit but the drill has no integrity reader"))
+	}
+	return append(errs, d.validateDetection()...)
+}
+
+// validateDetection checks the alerts and detection-triggered recovery.
+func (d Drill) validateDetection() []error {
+	errs := d.Alerts.validate()
+	if d.RecoverOnDetect {
+		hasFire := d.Alerts != nil && len(d.Alerts.Fire) > 0
+		switch {
+		case d.Detect == nil && !hasFire:
+			errs = append(errs, errors.New("RecoverOnDetect needs a detector: set Detect, or Alerts with an alert to fire"))
+		case d.RecoverAt > 0 || d.RecoverOnImpact:
+			errs = append(errs, errors.New("RecoverOnDetect with RecoverAt or RecoverOnImpact: choose one trigger for the runbook"))
+		case d.Recovery.Empty():
+			errs = append(errs, errors.New("RecoverOnDetect without a runbook (Recovery)"))
+		}
+	}
+	if d.ReactionTime < 0 {
+		errs = append(errs, errors.New("negative reaction time"))
+	}
+	if d.ReactionTime > 0 && !d.RecoverOnDetect {
+		errs = append(errs, errors.New("ReactionTime is the delay between detection and the runbook: it needs RecoverOnDetect"))
 	}
 	return errs
 }

@@ -129,9 +129,10 @@ type engine struct {
 	// lateCandidates were missing when the catch-up phase's deadline passed.
 	lateCandidates []string
 
-	play player
-	rb   runner
-	det  *detector
+	play   player
+	rb     runner
+	det    *detector
+	alerts *alertWatcher
 
 	stopLoad  context.CancelFunc
 	loadDone  chan loadResult
@@ -151,9 +152,10 @@ func (e *engine) logf(format string, args ...any) {
 }
 
 func execute(ctx context.Context, d Drill, inj *faults.Injector) (res *Result, err error) {
+	userDetector := d.Detect != nil // not the one Alerts provides: its alert has verdicts of its own
 	d = d.withDefaults()
 	res = &Result{Name: d.Name, Bucket: d.Bucket, HealthyRun: d.HealthyRun, Limits: d.Limits, Budget: d.Budget,
-		ExpectNoImpact: d.ExpectNoImpact, Detector: d.Detect != nil}
+		ExpectNoImpact: d.ExpectNoImpact, Detector: userDetector, detectionStarted: d.RecoverOnDetect}
 	if d.Steady != nil {
 		res.Steady = d.Steady.Name()
 	}
@@ -231,6 +233,10 @@ func (e *engine) startLoad(ctx context.Context, probes []slo.Probe) {
 	if e.d.Detect != nil {
 		e.det = &detector{detect: e.d.Detect, every: e.d.DetectEvery}
 		e.det.start(pollCtx)
+	}
+	if e.d.Alerts != nil {
+		e.alerts = &alertWatcher{cfg: *e.d.Alerts}
+		e.alerts.start(pollCtx)
 	}
 	e.logf("load started (%s)", describePacer(e.d.Workload))
 }
@@ -329,6 +335,9 @@ func (e *engine) stopAll() {
 	if e.det != nil {
 		e.det.wait()
 	}
+	if e.alerts != nil {
+		e.alerts.wait()
+	}
 }
 
 // complete seals every bucket and computes the episodes, measures and
@@ -367,6 +376,7 @@ func (e *engine) complete() {
 		}
 	}
 	analyze(r, a)
+	e.completeAlerts(a.injects)
 	if !r.Measures.TTD.Valid {
 		r.Timeline.Detected = time.Time{}
 	} else {

@@ -126,11 +126,12 @@ type detector struct {
 	stop   context.CancelFunc
 	done   chan struct{}
 
-	mu    sync.Mutex
-	polls []poll
-	onset time.Time // zero until the first inject
-	errs  int
-	last  error
+	mu      sync.Mutex
+	polls   []poll
+	onset   time.Time // zero until the first inject
+	firedAt time.Time // end of the first poll that fired after onset
+	errs    int
+	last    error
 }
 
 func (d *detector) start(ctx context.Context) {
@@ -168,7 +169,18 @@ func (d *detector) pollOnce(ctx context.Context) bool {
 		return false
 	}
 	d.polls = append(d.polls, poll{start: start, end: end, fired: fired})
-	return fired && !d.onset.IsZero() && !start.Before(d.onset)
+	if fired && !d.onset.IsZero() && !end.Before(d.onset) {
+		d.firedAt = end
+		return true
+	}
+	return false
+}
+
+// fired returns when the detector fired after onset (zero: not yet).
+func (d *detector) fired() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.firedAt
 }
 
 // markOnset tells the detector that the fault is in: a firing poll that

@@ -118,6 +118,9 @@ func (e *engine) steady(ctx context.Context, tick <-chan time.Time) (phase, erro
 				ErrDetectorNotQuiet, e.d.Limits.SteadyWithin, e.det.errs, last)
 		}
 	}
+	if err := e.waitAlertsQuiet(ctx, tick, verified); err != nil {
+		return phaseDone, err
+	}
 	origin := e.rec.Origin()
 	at := time.Now()
 	if into := at.Sub(origin) % e.d.Bucket; into != e.d.Bucket/2 {
@@ -240,12 +243,21 @@ func (e *engine) maybeStartRunbook(ctx context.Context, now time.Time) bool {
 	if e.rb.started || e.d.Recovery.Empty() {
 		return false
 	}
-	due := len(e.spans) > 0
-	if !e.d.RecoverOnImpact {
+	var due bool
+	switch {
+	case e.d.RecoverOnDetect:
+		at := e.det.fired()
+		due = !at.IsZero() && !now.Before(at.Add(e.d.ReactionTime))
+	case e.d.RecoverOnImpact:
+		due = len(e.spans) > 0
+	default:
 		due = !now.Before(e.faultAt.Add(e.d.RecoverAt))
 	}
 	if !due {
 		return false
+	}
+	if e.d.RecoverOnDetect {
+		e.logf("detected; the operator reacts after %s", fmtDur(e.d.ReactionTime))
 	}
 	e.logf("running recovery runbook (%d steps)", e.d.Recovery.Len())
 	e.rb.start(ctx, e.logf)

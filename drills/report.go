@@ -1,8 +1,6 @@
 package drills
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/firedrill/firedrill/drills/slo"
 	"github.com/firedrill/firedrill/reports"
+	"github.com/firedrill/firedrill/scenarios"
 )
 
 // EnvReportDir names the directory Run's results are reported to (see Main).
@@ -225,7 +224,7 @@ func Collected() reports.Run {
 	run := reports.Run{
 		Schema: reports.SchemaVersion,
 		Meta: reports.Meta{
-			RunID:     runID(),
+			RunID:     scenarios.RunID(), // the firedrill.run label of the run's Docker resources too
 			Commit:    firstEnv("FIREDRILL_COMMIT", "GITHUB_SHA", "CI_COMMIT_SHA"),
 			Release:   os.Getenv("FIREDRILL_RELEASE"),
 			GoVersion: runtime.Version(),
@@ -242,17 +241,6 @@ func Collected() reports.Run {
 	}
 	return run
 }
-
-var runIDOnce = sync.OnceValue(func() string {
-	if id := os.Getenv("FIREDRILL_RUN_ID"); id != "" {
-		return id
-	}
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
-})
-
-func runID() string { return runIDOnce() }
 
 func firstEnv(names ...string) string {
 	for _, n := range names {

@@ -101,8 +101,13 @@ type Measures struct {
 	TTR Measure
 	TTD Measure
 	// Impact is the worst episode's duration (restored − impact).
-	Impact         Measure
-	Runbook        Measure
+	Impact  Measure
+	Runbook Measure
+	// Reaction is detection → runbook start, and Convergence runbook end →
+	// restored: with TTD and Runbook, the parts of a TTR whose runbook was
+	// started by detection (Drill.RecoverOnDetect).
+	Reaction       Measure
+	Convergence    Measure
 	CatchUp        Measure
 	Requests       int64
 	FailedRequests int64
@@ -160,6 +165,12 @@ type Result struct {
 	ExpectNoImpact bool
 	// Detector is true when the drill had a detector (Drill.Detect).
 	Detector bool
+	// detectionStarted: the runbook was started by detection.
+	detectionStarted bool
+	// Alerting is the drill's declaration of its alerts; Alerts what they
+	// did (nil without Drill.Alerts).
+	Alerting *Alerting
+	Alerts   *Alerts
 	// Seed replays a random (nemesis) schedule; 0 when there is none.
 	Seed     uint64
 	Timeline Timeline
@@ -272,6 +283,10 @@ func (r *Result) FormatTimeline() string {
 	r.writeEpisodes(&sb)
 	m := r.Measures
 	fmt.Fprintf(&sb, "measures: TTR %s, TTD %s, impact %s, runbook %s, catch-up %s\n", m.TTR, m.TTD, m.Impact, m.Runbook, m.CatchUp)
+	if m.Reaction.Valid {
+		fmt.Fprintf(&sb, "TTR = TTD %s + reaction %s + runbook %s + convergence %s\n", m.TTD, m.Reaction, m.Runbook, m.Convergence)
+	}
+	r.writeAlerts(&sb)
 	fmt.Fprintf(&sb, "requests: %d, failed %d, late starts %d", m.Requests, m.FailedRequests, m.LateStarts)
 	if m.LateStarts > 0 {
 		fmt.Fprintf(&sb, " (worst %s late)", fmtDur(r.Load.MaxLate))
@@ -387,6 +402,33 @@ func (r *Result) flaps(ep Episode) []event {
 		}
 	}
 	return evs
+}
+
+// writeAlerts lists what each alert did.
+func (r *Result) writeAlerts(sb *strings.Builder) {
+	if r.Alerts == nil {
+		return
+	}
+	a := r.Alerts
+	fmt.Fprintf(sb, "alerts: %d pages, %d non-critical (scrape %s, evaluation %s, read every %s; %d reads, %d failed)\n",
+		a.Pages, a.NonCritical, fmtDur(a.ScrapeInterval), fmtDur(a.EvalInterval), fmtDur(a.PollEvery), a.Polls, a.Errs)
+	for _, x := range a.Alerts {
+		state := "quiet"
+		if len(x.Spans) > 0 {
+			state = fmt.Sprintf("fired %d times, TTD %s", len(x.Spans), x.TTD)
+			if !x.Resolved {
+				state += ", still firing"
+			}
+		}
+		fmt.Fprintf(sb, "  %s (%s): %s\n", x.Name, orDash(x.Severity), state)
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // writeEpisodes lists every episode with its bounds.

@@ -144,6 +144,7 @@ type fakeContainer struct {
 }
 
 func newFakeContainer(t *testing.T) *fakeContainer {
+	t.Helper()
 	f := &fakeContainer{mockContainerTarget: newMockContainerTarget(t)}
 	f.up.Store(true)
 	f.EXPECT().Kill(mock.Anything, mock.Anything).RunAndReturn(func(context.Context, string) error {

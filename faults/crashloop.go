@@ -14,11 +14,7 @@ import (
 // the rest happens in the background until the N-th kill or Revert, which
 // stops the loop and leaves the container running and ready.
 type CrashLoopFault struct {
-	c        ContainerTarget
-	n        int
-	interval time.Duration
-	signal   string
-	poll     time.Duration
+	crashLoopSpec
 
 	mu      sync.Mutex
 	running bool
@@ -28,17 +24,31 @@ type CrashLoopFault struct {
 	loopErr error
 }
 
+// crashLoopSpec is what a CrashLoopFault is, apart from its state.
+type crashLoopSpec struct {
+	c        ContainerTarget
+	n        int
+	interval time.Duration
+	signal   string
+	poll     time.Duration
+}
+
 var _ Fault = (*CrashLoopFault)(nil)
 var _ Validator = (*CrashLoopFault)(nil)
 var _ Lasting = (*CrashLoopFault)(nil)
 
 // CrashLoop kills c n times, interval apart, with SIGKILL.
 func CrashLoop(c ContainerTarget, n int, interval time.Duration) *CrashLoopFault {
-	return &CrashLoopFault{c: c, n: n, interval: interval, signal: "SIGKILL", poll: 10 * time.Millisecond}
+	return &CrashLoopFault{crashLoopSpec: crashLoopSpec{c: c, n: n, interval: interval, signal: "SIGKILL", poll: 10 * time.Millisecond}}
 }
 
-// Signal sets the signal of each kill.
-func (f *CrashLoopFault) Signal(s string) *CrashLoopFault { f.signal = s; return f }
+// Signal is f with s as the signal of each kill (a new fault: f is
+// unchanged).
+func (f *CrashLoopFault) Signal(s string) *CrashLoopFault {
+	l := f.crashLoopSpec
+	l.signal = s
+	return &CrashLoopFault{crashLoopSpec: l}
+}
 
 // Name is "crashloop(<container>, <n>x every <interval>)".
 func (f *CrashLoopFault) Name() string {

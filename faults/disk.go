@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -27,12 +28,17 @@ type DiskTarget interface {
 // The Docker copy API cannot be used instead: it writes beneath a tmpfs,
 // into the container's layer, not into the tmpfs.
 type DiskFullFault struct {
-	c          DiskTarget
-	file       string
-	fill, free []string
+	diskFullSpec
 
 	mu     sync.Mutex
 	filled bool
+}
+
+// diskFullSpec is what a DiskFullFault is, apart from its state.
+type diskFullSpec struct {
+	c          DiskTarget
+	file       string
+	fill, free []string
 }
 
 var _ Fault = (*DiskFullFault)(nil)
@@ -42,19 +48,21 @@ var _ Validator = (*DiskFullFault)(nil)
 // file dir/.firedrill-fill.
 func DiskFull(c DiskTarget, dir string) *DiskFullFault {
 	file := path.Join(dir, ".firedrill-fill")
-	return &DiskFullFault{
+	return &DiskFullFault{diskFullSpec: diskFullSpec{
 		c:    c,
 		file: file,
 		fill: []string{"sh", "-c", "cat /dev/zero > '" + file + "'"},
 		free: []string{"rm", "-f", file},
-	}
+	}}
 }
 
-// Using sets the commands that fill and free the filesystem. The fill
-// command succeeds when it exits 0 or says "no space left"; free must exit 0.
+// Using is f with the commands that fill and free the filesystem (a new
+// fault: f is unchanged). The fill command succeeds when it exits 0 or
+// says "no space left"; free must exit 0.
 func (f *DiskFullFault) Using(fill, free []string) *DiskFullFault {
-	f.fill, f.free = fill, free
-	return f
+	d := f.diskFullSpec
+	d.fill, d.free = slices.Clone(fill), slices.Clone(free)
+	return &DiskFullFault{diskFullSpec: d}
 }
 
 // File is the path of the filler file.

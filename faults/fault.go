@@ -23,6 +23,10 @@
 //     ENOSPC; Revert frees it;
 //   - All groups faults into one, rolled back as a whole.
 //
+// Builder methods (Jitter, Upstream, Toxicity, KeepDown, Signal, Using,
+// Window, ...) return a new fault or schedule and leave the one they are
+// called on as it was.
+//
 // Schedules say when: At, For, Every, After, Sequence, Parallel and a
 // seeded random Nemesis (its seed exposed as Seeded, through composites
 // too; LastActionAt counts a Lasting fault's extra time). Validate checks a

@@ -86,7 +86,7 @@ func (in *Injector) Do(ctx context.Context, a Action) Record {
 		r.Err = a.Fault.Revert(ctx)
 		r.Bracket.Acked = in.now()
 		r.Onset, r.OnsetSource = r.Bracket, OnsetRevertCall
-		in.settle(ctx, a.Fault, r.Err)
+		_, _ = in.settle(ctx, a.Fault, r.Err) // r.Err is the record's; Failed lists a failure
 		return in.log(r)
 	}
 	if v, ok := a.Fault.(Validator); ok {
@@ -106,7 +106,7 @@ func (in *Injector) Do(ctx context.Context, a Action) Record {
 		if rerr != nil {
 			r.Err = errors.Join(r.Err, fmt.Errorf("roll back %s: %w", r.Fault, rerr))
 		}
-		in.settle(rctx, a.Fault, rerr)
+		_, _ = in.settle(rctx, a.Fault, rerr) // rerr is in r.Err; Failed lists a failure
 		return in.log(r)
 	}
 	if o, ok := a.Fault.(Onsetter); ok {

@@ -57,13 +57,13 @@ func TestRevertFailureIsAttemptedAndReportedOnce(t *testing.T) {
 	failed := inj.Failed()
 	require.Len(t, failed, 1, "listed once")
 	assert.Equal(t, "stuck(app)", failed[0].Fault)
-	assert.ErrorIs(t, failed[0], cause)
+	require.ErrorIs(t, failed[0], cause)
 	assert.Empty(t, inj.Active())
 	var n int
 	for _, r := range inj.Records() {
 		if r.Action.Revert && r.Fault == "stuck(app)" {
 			n++
-			assert.Error(t, r.Err)
+			require.Error(t, r.Err)
 		}
 	}
 	assert.Equal(t, 1, n, "one record of the failed revert")

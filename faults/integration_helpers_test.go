@@ -25,17 +25,32 @@ import (
 	"github.com/firedrill/firedrill/scenarios"
 )
 
-func init() {
-	// The runtime needs these here (see DESIGN.md); the Makefile exports
-	// them, a bare `go test` may not.
+// TestMain runs the tests with the testcontainers settings that the
+// Makefile exports and README.md ("Safety") asks for: Ryuk off (its image
+// cannot be pulled here; firedrill reaps by itself) and mapped ports on
+// 127.0.0.1. A bare `go test` may not set them; a value already set wins.
+func TestMain(m *testing.M) {
+	if err := testcontainersDefaults(); err != nil {
+		fmt.Fprintln(os.Stderr, "faults tests:", err)
+		os.Exit(2)
+	}
+	os.Exit(m.Run())
+}
+
+// testcontainersDefaults sets each testcontainers variable that is unset.
+func testcontainersDefaults() error {
 	for k, v := range map[string]string{
 		"TESTCONTAINERS_RYUK_DISABLED": "true",
 		"TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1",
 	} {
-		if os.Getenv(k) == "" {
-			os.Setenv(k, v)
+		if os.Getenv(k) != "" {
+			continue
+		}
+		if err := os.Setenv(k, v); err != nil {
+			return fmt.Errorf("set %s: %w", k, err)
 		}
 	}
+	return nil
 }
 
 // faulteeImage builds (once per content) the test target image from
@@ -172,6 +187,7 @@ func (tg *target) through(method, path string, timeout time.Duration) (int, stri
 // direct does one HTTP request to the app's published port, bypassing the
 // link.
 func (tg *target) direct(t *testing.T, method, path string, timeout time.Duration) (int, string, error) {
+	t.Helper()
 	addr, err := tg.app.Endpoint(context.Background(), "8080/tcp")
 	if err != nil {
 		return 0, "", err

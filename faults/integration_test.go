@@ -242,7 +242,7 @@ func TestIntegrationCPUAndMemoryLimits(t *testing.T) {
 	cpu := faults.CPU(tg.app, 0.1)
 	inj := withFault(t, cpu)
 	_, nano := tg.limits(t)
-	assert.EqualValues(t, 1e8, nano)
+	assert.Equal(t, int64(100_000_000), nano)
 	revert(t, inj, cpu)
 	_, nano = tg.limits(t)
 	assert.True(t, nano == cpu0 || nano >= 1e9, "CPU quota lifted: %d", nano)

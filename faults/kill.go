@@ -16,9 +16,7 @@ import (
 // for it to be ready, unless it is running already (restarted by the
 // system's own recovery, say) or KeepDown was asked for.
 type KillFault struct {
-	c        ContainerTarget
-	signal   string
-	keepDown bool
+	killSpec
 
 	mu     sync.Mutex
 	killed bool
@@ -40,6 +38,13 @@ type ProcessSignaler interface {
 // OnsetSignal is the onset source of a kill sent with kill(2).
 const OnsetSignal = "kill(2) of the container's process"
 
+// killSpec is what a KillFault is, apart from its state.
+type killSpec struct {
+	c        ContainerTarget
+	signal   string
+	keepDown bool
+}
+
 var _ Fault = (*KillFault)(nil)
 var _ Validator = (*KillFault)(nil)
 
@@ -49,11 +54,16 @@ func Kill(c ContainerTarget, signal string) *KillFault {
 	if signal == "" {
 		signal = "SIGKILL"
 	}
-	return &KillFault{c: c, signal: signal}
+	return &KillFault{killSpec: killSpec{c: c, signal: signal}}
 }
 
-// KeepDown makes Revert leave the container as it is.
-func (f *KillFault) KeepDown() *KillFault { f.keepDown = true; return f }
+// KeepDown is f with a Revert that leaves the container as it is (a new
+// fault: f is unchanged).
+func (f *KillFault) KeepDown() *KillFault {
+	k := f.killSpec
+	k.keepDown = true
+	return &KillFault{killSpec: k}
+}
 
 // Name is "kill(<container>, <signal>)".
 func (f *KillFault) Name() string { return "kill(" + nameOf(f.c) + ", " + f.signal + ")" }

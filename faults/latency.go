@@ -8,9 +8,15 @@ import (
 )
 
 // LatencyFault delays every chunk of data on a link by a fixed latency plus
-// a random jitter (toxiproxy's latency toxic).
+// a random jitter (toxiproxy's latency toxic). Jitter is its own setting;
+// Upstream, Toxicity and the other settings every toxic shares come from
+// Toxic and return a *Toxic, so they follow Jitter in a chain.
 type LatencyFault struct {
-	toxic
+	Toxic[latency]
+}
+
+// latency is the latency toxic's own settings.
+type latency struct {
 	latency, jitter time.Duration
 }
 
@@ -19,44 +25,35 @@ var _ Validator = (*LatencyFault)(nil)
 
 // Latency delays data on link by d (downstream unless told otherwise).
 func Latency(link ToxicTarget, d time.Duration) *LatencyFault {
-	f := &LatencyFault{latency: d}
-	f.init(link, "latency")
-	f.attrs = func() toxiproxy.Attributes {
-		return toxiproxy.Attributes{"latency": f.latency.Milliseconds(), "jitter": f.jitter.Milliseconds()}
-	}
-	f.params = func() string {
-		if f.jitter > 0 {
-			return fmt.Sprintf("%v±%v", f.latency, f.jitter)
-		}
-		return f.latency.String()
-	}
-	f.validate = func() error {
-		if f.latency < time.Millisecond {
-			return fmt.Errorf("%w: latency %v (toxiproxy counts whole milliseconds, at least 1ms)", ErrDuration, f.latency)
-		}
-		if f.jitter < 0 {
-			return fmt.Errorf("%w: negative jitter %v", ErrInvalid, f.jitter)
-		}
-		return nil
-	}
-	return f
+	return &LatencyFault{Toxic[latency]{spec: defaults(link, latency{latency: d})}}
 }
 
 // Jitter adds a random ±j to each delay.
-func (f *LatencyFault) Jitter(j time.Duration) *LatencyFault { f.jitter = j; return f }
+func (f *LatencyFault) Jitter(j time.Duration) *LatencyFault {
+	s := f.spec
+	s.kind.jitter = j
+	return &LatencyFault{Toxic[latency]{spec: s}}
+}
 
-// Upstream puts the toxic on the client→server stream.
-func (f *LatencyFault) Upstream() *LatencyFault { f.dir = Upstream; return f }
+func (latency) toxicType() string { return "latency" }
 
-// Downstream puts the toxic on the server→client stream (the default).
-func (f *LatencyFault) Downstream() *LatencyFault { f.dir = Downstream; return f }
+func (k latency) attributes() toxiproxy.Attributes {
+	return toxiproxy.Attributes{"latency": k.latency.Milliseconds(), "jitter": k.jitter.Milliseconds()}
+}
 
-// Both puts one toxic on each stream.
-func (f *LatencyFault) Both() *LatencyFault { f.dir = BothWays; return f }
+func (k latency) String() string {
+	if k.jitter > 0 {
+		return fmt.Sprintf("%v±%v", k.latency, k.jitter)
+	}
+	return k.latency.String()
+}
 
-// Direction sets the stream: Upstream, Downstream or BothWays.
-func (f *LatencyFault) Direction(d Direction) *LatencyFault { f.dir = d; return f }
-
-// Toxicity is the probability (0 < p ≤ 1, default 1) that a connection is
-// affected.
-func (f *LatencyFault) Toxicity(p float64) *LatencyFault { f.toxicity = float32(p); return f }
+func (k latency) validate() error {
+	if k.latency < time.Millisecond {
+		return fmt.Errorf("%w: latency %v (toxiproxy counts whole milliseconds, at least 1ms)", ErrDuration, k.latency)
+	}
+	if k.jitter < 0 {
+		return fmt.Errorf("%w: negative jitter %v", ErrInvalid, k.jitter)
+	}
+	return nil
+}

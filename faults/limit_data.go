@@ -8,41 +8,28 @@ import (
 
 // LimitDataFault closes each connection on a link once it has carried a
 // number of bytes (toxiproxy's limit_data toxic).
-type LimitDataFault struct {
-	toxic
-	bytes int64
-}
+type LimitDataFault = Toxic[limitData]
+
+// limitData is the limit_data toxic's own settings.
+type limitData struct{ bytes int64 }
 
 var _ Fault = (*LimitDataFault)(nil)
 var _ Validator = (*LimitDataFault)(nil)
 
 // LimitData closes each connection on link after bytes bytes.
 func LimitData(link ToxicTarget, bytes int64) *LimitDataFault {
-	f := &LimitDataFault{bytes: bytes}
-	f.init(link, "limit_data")
-	f.attrs = func() toxiproxy.Attributes { return toxiproxy.Attributes{"bytes": f.bytes} }
-	f.params = func() string { return fmt.Sprintf("%dB", f.bytes) }
-	f.validate = func() error {
-		if f.bytes < 0 {
-			return fmt.Errorf("%w: negative byte limit %d", ErrInvalid, f.bytes)
-		}
-		return nil
-	}
-	return f
+	return newToxic(link, limitData{bytes: bytes})
 }
 
-// Upstream puts the toxic on the client→server stream.
-func (f *LimitDataFault) Upstream() *LimitDataFault { f.dir = Upstream; return f }
+func (limitData) toxicType() string { return "limit_data" }
 
-// Downstream puts the toxic on the server→client stream (the default).
-func (f *LimitDataFault) Downstream() *LimitDataFault { f.dir = Downstream; return f }
+func (k limitData) attributes() toxiproxy.Attributes { return toxiproxy.Attributes{"bytes": k.bytes} }
 
-// Both puts one toxic on each stream.
-func (f *LimitDataFault) Both() *LimitDataFault { f.dir = BothWays; return f }
+func (k limitData) String() string { return fmt.Sprintf("%dB", k.bytes) }
 
-// Direction sets the stream: Upstream, Downstream or BothWays.
-func (f *LimitDataFault) Direction(d Direction) *LimitDataFault { f.dir = d; return f }
-
-// Toxicity is the probability (0 < p ≤ 1, default 1) that a connection is
-// affected.
-func (f *LimitDataFault) Toxicity(p float64) *LimitDataFault { f.toxicity = float32(p); return f }
+func (k limitData) validate() error {
+	if k.bytes < 0 {
+		return fmt.Errorf("%w: negative byte limit %d", ErrInvalid, k.bytes)
+	}
+	return nil
+}

@@ -39,19 +39,26 @@ func Nemesis(seed uint64, pool ...Fault) *NemesisSchedule {
 	}
 }
 
-// Window sets how long the nemesis acts; no fault is in effect after it.
-func (n *NemesisSchedule) Window(d time.Duration) *NemesisSchedule { n.window = d; return n }
-
-// Hold sets the range of how long each fault stays in effect.
-func (n *NemesisSchedule) Hold(min, max time.Duration) *NemesisSchedule {
-	n.minHold, n.maxHold = min, max
-	return n
+// Window is n acting for d; no fault is in effect after it. Like Hold and
+// Gap it returns a new schedule and leaves n as it was.
+func (n *NemesisSchedule) Window(d time.Duration) *NemesisSchedule {
+	c := *n
+	c.window = d
+	return &c
 }
 
-// Gap sets the range of the pause before each fault.
+// Hold is n with each fault staying in effect between min and max.
+func (n *NemesisSchedule) Hold(min, max time.Duration) *NemesisSchedule {
+	c := *n
+	c.minHold, c.maxHold = min, max
+	return &c
+}
+
+// Gap is n with a pause between min and max before each fault.
 func (n *NemesisSchedule) Gap(min, max time.Duration) *NemesisSchedule {
-	n.minGap, n.maxGap = min, max
-	return n
+	c := *n
+	c.minGap, c.maxGap = min, max
+	return &c
 }
 
 // Seed is the seed that replays this plan.

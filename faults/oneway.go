@@ -23,12 +23,14 @@ func OneWay(link ToxicTarget, dir Direction) *OneWayFault {
 }
 
 // Name is "oneway(<link>, <direction>)".
-func (f *OneWayFault) Name() string { return "oneway(" + nameOf(f.t.link) + ", " + string(f.dir) + ")" }
+func (f *OneWayFault) Name() string {
+	return "oneway(" + nameOf(f.t.Link()) + ", " + string(f.dir) + ")"
+}
 
 // Validate checks the link and that the direction is one way.
 func (f *OneWayFault) Validate() error {
 	if f.dir != Upstream && f.dir != Downstream {
-		return fmt.Errorf("oneway on %s: %w: direction %q (want upstream or downstream)", nameOf(f.t.link), ErrInvalid, f.dir)
+		return fmt.Errorf("oneway on %s: %w: direction %q (want upstream or downstream)", nameOf(f.t.Link()), ErrInvalid, f.dir)
 	}
 	return f.t.Validate()
 }

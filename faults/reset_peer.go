@@ -9,10 +9,10 @@ import (
 
 // ResetPeerFault resets connections on a link with a TCP RST after a
 // timeout (toxiproxy's reset_peer toxic).
-type ResetPeerFault struct {
-	toxic
-	after time.Duration
-}
+type ResetPeerFault = Toxic[resetPeer]
+
+// resetPeer is the reset_peer toxic's own settings.
+type resetPeer struct{ after time.Duration }
 
 var _ Fault = (*ResetPeerFault)(nil)
 var _ Validator = (*ResetPeerFault)(nil)
@@ -20,31 +20,21 @@ var _ Validator = (*ResetPeerFault)(nil)
 // ResetPeer resets each connection on link after it has been open for
 // after (0: at once, on the first data).
 func ResetPeer(link ToxicTarget, after time.Duration) *ResetPeerFault {
-	f := &ResetPeerFault{after: after}
-	f.init(link, "reset_peer")
-	f.attrs = func() toxiproxy.Attributes { return toxiproxy.Attributes{"timeout": f.after.Milliseconds()} }
-	f.params = func() string { return "after " + f.after.String() }
-	f.validate = func() error {
-		if f.after < 0 {
-			return fmt.Errorf("%w: negative timeout %v", ErrDuration, f.after)
-		}
-		return nil
-	}
-	return f
+	return newToxic(link, resetPeer{after: after})
 }
 
-// Upstream puts the toxic on the client→server stream.
-func (f *ResetPeerFault) Upstream() *ResetPeerFault { f.dir = Upstream; return f }
+func (resetPeer) toxicType() string { return "reset_peer" }
 
-// Downstream puts the toxic on the server→client stream (the default).
-func (f *ResetPeerFault) Downstream() *ResetPeerFault { f.dir = Downstream; return f }
+// attributes: toxiproxy calls the delay before the reset "timeout".
+func (k resetPeer) attributes() toxiproxy.Attributes {
+	return toxiproxy.Attributes{"timeout": k.after.Milliseconds()}
+}
 
-// Both puts one toxic on each stream.
-func (f *ResetPeerFault) Both() *ResetPeerFault { f.dir = BothWays; return f }
+func (k resetPeer) String() string { return "after " + k.after.String() }
 
-// Direction sets the stream: Upstream, Downstream or BothWays.
-func (f *ResetPeerFault) Direction(d Direction) *ResetPeerFault { f.dir = d; return f }
-
-// Toxicity is the probability (0 < p ≤ 1, default 1) that a connection is
-// affected.
-func (f *ResetPeerFault) Toxicity(p float64) *ResetPeerFault { f.toxicity = float32(p); return f }
+func (k resetPeer) validate() error {
+	if k.after < 0 {
+		return fmt.Errorf("%w: negative timeout %v", ErrDuration, k.after)
+	}
+	return nil
+}

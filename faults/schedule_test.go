@@ -91,7 +91,7 @@ func TestScheduleValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			err := faults.Validate(tt.s)
 			require.Error(t, err)
-			assert.ErrorIs(t, err, tt.want)
+			require.ErrorIs(t, err, tt.want)
 			assert.Contains(t, err.Error(), tt.msg)
 		})
 	}

@@ -8,9 +8,15 @@ import (
 )
 
 // SlicerFault slices data on a link into small packets, optionally delayed
-// between them (toxiproxy's slicer toxic).
+// between them (toxiproxy's slicer toxic). Variation and Delay are its own
+// settings; Upstream, Toxicity and the other settings every toxic shares
+// come from Toxic and return a *Toxic, so they follow them in a chain.
 type SlicerFault struct {
-	toxic
+	Toxic[slicer]
+}
+
+// slicer is the slicer toxic's own settings.
+type slicer struct {
 	avg, variation int
 	delay          time.Duration
 }
@@ -21,45 +27,43 @@ var _ Validator = (*SlicerFault)(nil)
 // Slicer cuts data on link into packets of averageBytes (± Variation),
 // with Delay between them.
 func Slicer(link ToxicTarget, averageBytes int) *SlicerFault {
-	f := &SlicerFault{avg: averageBytes}
-	f.init(link, "slicer")
-	f.attrs = func() toxiproxy.Attributes {
-		return toxiproxy.Attributes{"average_size": f.avg, "size_variation": f.variation, "delay": f.delay.Microseconds()}
-	}
-	f.params = func() string { return fmt.Sprintf("%d±%dB, %v", f.avg, f.variation, f.delay) }
-	f.validate = func() error {
-		if f.avg <= 0 {
-			return fmt.Errorf("%w: average size %d bytes (want > 0)", ErrInvalid, f.avg)
-		}
-		if f.variation < 0 || f.variation >= f.avg {
-			return fmt.Errorf("%w: size variation %d (want 0 ≤ variation < average %d)", ErrInvalid, f.variation, f.avg)
-		}
-		if f.delay < 0 {
-			return fmt.Errorf("%w: negative delay %v", ErrDuration, f.delay)
-		}
-		return nil
-	}
-	return f
+	return &SlicerFault{Toxic[slicer]{spec: defaults(link, slicer{avg: averageBytes})}}
 }
 
 // Variation sets the random variation of the packet size in bytes.
-func (f *SlicerFault) Variation(bytes int) *SlicerFault { f.variation = bytes; return f }
+func (f *SlicerFault) Variation(bytes int) *SlicerFault {
+	return f.withKind(func(k *slicer) { k.variation = bytes })
+}
 
 // Delay sets the pause between packets.
-func (f *SlicerFault) Delay(d time.Duration) *SlicerFault { f.delay = d; return f }
+func (f *SlicerFault) Delay(d time.Duration) *SlicerFault {
+	return f.withKind(func(k *slicer) { k.delay = d })
+}
 
-// Upstream puts the toxic on the client→server stream.
-func (f *SlicerFault) Upstream() *SlicerFault { f.dir = Upstream; return f }
+// withKind is a fresh fault with f's settings and the slicer's changed by set.
+func (f *SlicerFault) withKind(set func(*slicer)) *SlicerFault {
+	s := f.spec
+	set(&s.kind)
+	return &SlicerFault{Toxic[slicer]{spec: s}}
+}
 
-// Downstream puts the toxic on the server→client stream (the default).
-func (f *SlicerFault) Downstream() *SlicerFault { f.dir = Downstream; return f }
+func (slicer) toxicType() string { return "slicer" }
 
-// Both puts one toxic on each stream.
-func (f *SlicerFault) Both() *SlicerFault { f.dir = BothWays; return f }
+func (k slicer) attributes() toxiproxy.Attributes {
+	return toxiproxy.Attributes{"average_size": k.avg, "size_variation": k.variation, "delay": k.delay.Microseconds()}
+}
 
-// Direction sets the stream: Upstream, Downstream or BothWays.
-func (f *SlicerFault) Direction(d Direction) *SlicerFault { f.dir = d; return f }
+func (k slicer) String() string { return fmt.Sprintf("%d±%dB, %v", k.avg, k.variation, k.delay) }
 
-// Toxicity is the probability (0 < p ≤ 1, default 1) that a connection is
-// affected.
-func (f *SlicerFault) Toxicity(p float64) *SlicerFault { f.toxicity = float32(p); return f }
+func (k slicer) validate() error {
+	if k.avg <= 0 {
+		return fmt.Errorf("%w: average size %d bytes (want > 0)", ErrInvalid, k.avg)
+	}
+	if k.variation < 0 || k.variation >= k.avg {
+		return fmt.Errorf("%w: size variation %d (want 0 ≤ variation < average %d)", ErrInvalid, k.variation, k.avg)
+	}
+	if k.delay < 0 {
+		return fmt.Errorf("%w: negative delay %v", ErrDuration, k.delay)
+	}
+	return nil
+}

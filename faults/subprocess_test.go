@@ -46,6 +46,7 @@ func TestIntegrationSignalMidFaultLeavesNothing(t *testing.T) {
 }
 
 func testChildLeavesNothing(t *testing.T, mode, want string) {
+	t.Helper()
 	tg := startTarget(t)
 	requireHealthy(t, tg)
 	mem0, cpu0 := tg.limits(t)

@@ -44,67 +44,113 @@ func toxicName(kind, stream string) string {
 	return fmt.Sprintf("firedrill_%s_%s_%d_%d", kind, stream, os.Getpid(), toxicSeq.Add(1))
 }
 
-// toxic is the common part of every toxiproxy fault; each kind embeds it
-// and adds its builder methods.
-type toxic struct {
+// toxicKind is one kind of toxic: its own settings, and how they map to
+// toxiproxy's type and attributes. Each kind's file holds one.
+type toxicKind interface {
+	toxicType() string                // toxiproxy's toxic type
+	attributes() toxiproxy.Attributes // the settings, in toxiproxy's units
+	String() string                   // the settings, for Name ("" for none)
+	validate() error                  // the settings' checks
+}
+
+// toxicSpec is what a toxic is, apart from its state: the settings every
+// kind shares (link, stream, toxicity), written once as toxiproxy keeps
+// them in its ToxicWrapper, and the kind's own.
+type toxicSpec[K toxicKind] struct {
 	link     ToxicTarget
-	kind     string // toxiproxy toxic type
 	dir      Direction
 	toxicity float32
+	kind     K
+}
 
-	attrs    func() toxiproxy.Attributes // the toxic's attributes
-	params   func() string               // parameters for Name
-	validate func() error                // kind-specific checks
+// Toxic is a toxiproxy toxic of kind K on a link: one per stream it acts
+// on, each with a unique name. It holds what every kind shares (stream,
+// toxicity, name, inject and revert); K, one per file, holds the kind's
+// own settings. BandwidthFault, TimeoutFault and the other kinds without
+// settings of their own beyond the constructor's are Toxics; LatencyFault
+// and SlicerFault embed one. The builder methods return a new fault and
+// leave the one they are called on as it was.
+type Toxic[K toxicKind] struct {
+	spec toxicSpec[K]
 
 	mu    sync.Mutex
 	names []string // toxics of this fault in effect
 }
 
-func (t *toxic) init(link ToxicTarget, kind string) {
-	t.link, t.kind, t.dir, t.toxicity = link, kind, Downstream, 1
+// newToxic is kind on link, downstream, with a toxicity of 1.
+func newToxic[K toxicKind](link ToxicTarget, kind K) *Toxic[K] {
+	return &Toxic[K]{spec: defaults(link, kind)}
+}
+
+func defaults[K toxicKind](link ToxicTarget, kind K) toxicSpec[K] {
+	return toxicSpec[K]{link: link, dir: Downstream, toxicity: 1, kind: kind}
+}
+
+// with is a fresh fault (nothing in effect) with t's settings changed by set.
+func (t *Toxic[K]) with(set func(*toxicSpec[K])) *Toxic[K] {
+	s := t.spec
+	set(&s)
+	return &Toxic[K]{spec: s}
+}
+
+// Upstream puts the toxic on the client→server stream.
+func (t *Toxic[K]) Upstream() *Toxic[K] { return t.Direction(Upstream) }
+
+// Downstream puts the toxic on the server→client stream (the default).
+func (t *Toxic[K]) Downstream() *Toxic[K] { return t.Direction(Downstream) }
+
+// Both puts one toxic on each stream.
+func (t *Toxic[K]) Both() *Toxic[K] { return t.Direction(BothWays) }
+
+// Direction sets the stream: Upstream, Downstream or BothWays.
+func (t *Toxic[K]) Direction(d Direction) *Toxic[K] {
+	return t.with(func(s *toxicSpec[K]) { s.dir = d })
+}
+
+// Toxicity is the probability (0 < p ≤ 1, default 1) that a connection is
+// affected.
+func (t *Toxic[K]) Toxicity(p float64) *Toxic[K] {
+	return t.with(func(s *toxicSpec[K]) { s.toxicity = float32(p) })
 }
 
 // Link is the link the toxic acts on.
-func (t *toxic) Link() ToxicTarget { return t.link }
+func (t *Toxic[K]) Link() ToxicTarget { return t.spec.link }
 
 // Name describes the fault, e.g. "latency(collector->lake, downstream, 300ms)".
-func (t *toxic) Name() string {
-	parts := []string{nameOf(t.link), string(t.dir)}
-	if t.params != nil {
-		if p := t.params(); p != "" {
-			parts = append(parts, p)
-		}
+func (t *Toxic[K]) Name() string {
+	parts := []string{nameOf(t.spec.link), string(t.spec.dir)}
+	if p := t.spec.kind.String(); p != "" {
+		parts = append(parts, p)
 	}
-	if t.toxicity != 1 {
-		parts = append(parts, fmt.Sprintf("toxicity=%g", t.toxicity))
+	if t.spec.toxicity != 1 {
+		parts = append(parts, fmt.Sprintf("toxicity=%g", t.spec.toxicity))
 	}
-	return t.kind + "(" + strings.Join(parts, ", ") + ")"
+	return t.spec.kind.toxicType() + "(" + strings.Join(parts, ", ") + ")"
 }
 
 // Validate checks the target and parameters.
-func (t *toxic) Validate() error {
-	if isNil(t.link) {
-		return fmt.Errorf("%s: %w: link is nil", t.kind, ErrNoTarget)
+func (t *Toxic[K]) Validate() error {
+	kind := t.spec.kind.toxicType()
+	if isNil(t.spec.link) {
+		return fmt.Errorf("%s: %w: link is nil", kind, ErrNoTarget)
 	}
-	switch t.dir {
+	switch t.spec.dir {
 	case Upstream, Downstream, BothWays:
 	default:
-		return fmt.Errorf("%s on %s: %w: direction %q (want upstream, downstream or both)", t.kind, nameOf(t.link), ErrInvalid, t.dir)
+		return fmt.Errorf("%s on %s: %w: direction %q (want upstream, downstream or both)", kind, nameOf(t.spec.link), ErrInvalid, t.spec.dir)
 	}
-	if !(t.toxicity > 0 && t.toxicity <= 1) {
-		return fmt.Errorf("%s on %s: %w: toxicity %g not in (0, 1]", t.kind, nameOf(t.link), ErrInvalid, t.toxicity)
+	if !(t.spec.toxicity > 0 && t.spec.toxicity <= 1) {
+		return fmt.Errorf("%s on %s: %w: toxicity %g not in (0, 1]", kind, nameOf(t.spec.link), ErrInvalid, t.spec.toxicity)
 	}
-	if t.validate != nil {
-		if err := t.validate(); err != nil {
-			return fmt.Errorf("%s on %s: %w", t.kind, nameOf(t.link), err)
-		}
+	if err := t.spec.kind.validate(); err != nil {
+		return fmt.Errorf("%s on %s: %w", kind, nameOf(t.spec.link), err)
 	}
 	return nil
 }
 
 // Inject adds the toxic (one per stream). If a stream's toxic cannot be
 // added, those already added are removed before the error is returned.
-func (t *toxic) Inject(ctx context.Context) error {
+func (t *Toxic[K]) Inject(ctx context.Context) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
@@ -113,19 +159,16 @@ func (t *toxic) Inject(ctx context.Context) error {
 	if len(t.names) > 0 {
 		return nil // already in effect
 	}
-	var attrs toxiproxy.Attributes
-	if t.attrs != nil {
-		attrs = t.attrs()
-	}
-	for _, stream := range t.dir.streams() {
+	kind, attrs := t.spec.kind.toxicType(), t.spec.kind.attributes()
+	for _, stream := range t.spec.dir.streams() {
 		tx := toxiproxy.Toxic{
-			Name:       toxicName(t.kind, stream),
-			Type:       t.kind,
+			Name:       toxicName(kind, stream),
+			Type:       kind,
 			Stream:     stream,
-			Toxicity:   t.toxicity,
+			Toxicity:   t.spec.toxicity,
 			Attributes: attrs,
 		}
-		if err := t.link.AddToxic(ctx, tx); err != nil {
+		if err := t.spec.link.AddToxic(ctx, tx); err != nil {
 			err = fmt.Errorf("inject %s: add %s toxic: %w", t.Name(), stream, err)
 			if rerr := t.removeLocked(context.WithoutCancel(ctx)); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("roll back: %w", rerr))
@@ -139,7 +182,7 @@ func (t *toxic) Inject(ctx context.Context) error {
 
 // Revert removes the toxics this fault added. A toxic that is already gone
 // is not an error.
-func (t *toxic) Revert(ctx context.Context) error {
+func (t *Toxic[K]) Revert(ctx context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err := t.removeLocked(ctx); err != nil {
@@ -148,7 +191,7 @@ func (t *toxic) Revert(ctx context.Context) error {
 	return nil
 }
 
-func (t *toxic) removeLocked(ctx context.Context) error {
+func (t *Toxic[K]) removeLocked(ctx context.Context) error {
 	if len(t.names) == 0 {
 		return nil
 	}
@@ -156,7 +199,7 @@ func (t *toxic) removeLocked(ctx context.Context) error {
 	var kept []string
 	for i := len(t.names) - 1; i >= 0; i-- {
 		name := t.names[i]
-		if err := t.link.RemoveToxic(ctx, name); err != nil && !IsNotFound(err) {
+		if err := t.spec.link.RemoveToxic(ctx, name); err != nil && !IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove toxic %s: %w", name, err))
 			kept = append(kept, name)
 		}

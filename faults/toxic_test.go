@@ -48,7 +48,7 @@ func TestToxicAttributes(t *testing.T) {
 			require.NoError(t, f.Inject(ctx))
 			assert.Equal(t, tt.kind, added.Type)
 			assert.Equal(t, tt.stream, added.Stream)
-			assert.Equal(t, float32(1), added.Toxicity)
+			assert.InDelta(t, 1, added.Toxicity, 0)
 			assert.Equal(t, tt.attrs, added.Attributes)
 			assert.True(t, strings.HasPrefix(added.Name, "firedrill_"+tt.kind+"_"+tt.stream+"_"), added.Name)
 

@@ -73,15 +73,15 @@ func TestValidateRefusesBadInput(t *testing.T) {
 			require.True(t, ok, "%T must implement Validator", tt.fault)
 			err := v.Validate()
 			require.Error(t, err)
-			assert.ErrorIs(t, err, tt.want)
+			require.ErrorIs(t, err, tt.want)
 			assert.Contains(t, err.Error(), tt.msg)
 
 			// Inject refuses too, before touching the target.
-			assert.ErrorIs(t, tt.fault.Inject(context.Background()), tt.want)
+			require.ErrorIs(t, tt.fault.Inject(context.Background()), tt.want)
 			// And through an Injector nothing is tracked.
 			inj := faults.NewInjector()
 			_, err = inj.Inject(context.Background(), tt.fault)
-			assert.ErrorIs(t, err, tt.want)
+			require.ErrorIs(t, err, tt.want)
 			assert.Empty(t, inj.Active())
 		})
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"math"
 	"slices"
@@ -20,14 +19,8 @@ type CompareOptions struct {
 	Threshold float64
 	// Alpha is the significance level of the Mann-Whitney U test (default 0.05).
 	Alpha float64
-	// Confidence is the level of the bootstrap interval (default 0.95).
+	// Confidence is the level of the interval of the change (default 0.95).
 	Confidence float64
-	// Resamples is the number of bootstrap resamples (default 2000).
-	Resamples int
-	// Seed makes the bootstrap deterministic (default 1). Each drill's
-	// generator is derived from it and the drill name, so a drill's interval
-	// does not depend on which other drills are compared.
-	Seed uint64
 }
 
 func (o CompareOptions) withDefaults() CompareOptions {
@@ -39,12 +32,6 @@ func (o CompareOptions) withDefaults() CompareOptions {
 	}
 	if o.Confidence <= 0 || o.Confidence >= 1 {
 		o.Confidence = 0.95
-	}
-	if o.Resamples <= 0 {
-		o.Resamples = 2000
-	}
-	if o.Seed == 0 {
-		o.Seed = 1
 	}
 	return o
 }
@@ -78,18 +65,23 @@ type Comparison struct {
 	// BaseMedian and HeadMedian are in seconds (NaN without samples).
 	BaseMedian float64 `json:"base_median"`
 	HeadMedian float64 `json:"head_median"`
-	// Change is HeadMedian/BaseMedian − 1; CILow and CIHigh bound it
-	// (bootstrap, CompareOptions.Confidence).
+	// Change is HeadMedian/BaseMedian − 1; CILow and CIHigh bound it at
+	// level CompareOptions.Confidence: the ends of the order-statistic
+	// intervals of the two medians, each at √Confidence (benchstat's
+	// intervals). A side with too few samples leaves the interval
+	// unbounded (−100% or +∞); a base of zeros leaves it NaN.
 	Change float64 `json:"change"`
 	CILow  float64 `json:"ci_low"`
 	CIHigh float64 `json:"ci_high"`
-	// U is the Mann-Whitney statistic of head against base and P its
-	// two-sided p-value.
+	// U is the Mann-Whitney statistic of head against base (the pairs in
+	// which head is slower, ties counted as one half) and P the two-sided
+	// p-value of benchstat's Mann-Whitney U test.
 	U float64 `json:"u"`
 	P float64 `json:"p"`
 	// Verdict is NotRestored, Regression, Improvement, NoChange or
-	// Incomplete. Significant is the statistics alone: P < Alpha and
-	// |Change| > Threshold (true for Regression and Improvement).
+	// Incomplete. Significant is the statistics alone: P ≤ Alpha (where
+	// benchstat would not print "~") and |Change| > Threshold (true for
+	// Regression and Improvement).
 	Verdict     string `json:"verdict"`
 	Significant bool   `json:"significant"`
 	// Note explains an Incomplete verdict or a caveat.
@@ -132,7 +124,6 @@ func Compare(base, head []Run, opts CompareOptions) []Comparison {
 
 // compareOne fills the statistics and the verdict of c from its samples.
 func compareOne(c Comparison, o CompareOptions) Comparison {
-	name := c.Drill
 	slices.Sort(c.Base)
 	slices.Sort(c.Head)
 	if len(c.Base) > 0 {
@@ -153,10 +144,11 @@ func compareOne(c Comparison, o CompareOptions) Comparison {
 	default:
 		c.Change = c.HeadMedian/c.BaseMedian - 1
 	}
-	c.CILow, c.CIHigh = BootstrapChange(c.Base, c.Head, o.Confidence, o.Resamples, o.Seed^nameHash(name))
-	c.U, c.P = MannWhitney(c.Head, c.Base)
+	t := testMedians(c.Base, c.Head, o.Alpha, o.Confidence)
+	c.CILow, c.CIHigh = t.changeInterval()
+	c.U, c.P = uStatistic(c.Head, c.Base), t.cmp.P
 	c.Verdict = NoChange
-	if c.P < o.Alpha && math.Abs(c.Change) > o.Threshold {
+	if t.differs() && math.Abs(c.Change) > o.Threshold {
 		c.Significant = true
 		c.Verdict = Improvement
 		if c.Change > 0 {
@@ -165,6 +157,9 @@ func compareOne(c Comparison, o CompareOptions) Comparison {
 	}
 	if n := min(len(c.Base), len(c.Head)); n < 5 && !c.Significant {
 		c.Note = fmt.Sprintf("only %d sample(s) on a side: a change this small cannot be told from noise", n)
+	}
+	if !t.bounded() {
+		c.Note = joinNotes(c.Note, "too few samples for a bounded CI")
 	}
 	c.Note = joinNotes(c.Note, missingNote(c))
 	return c
@@ -242,12 +237,6 @@ func (d Drill) Recovered() bool {
 	return d.Error == "" && d.Restored && (d.Measures.TTR.Valid || !impact)
 }
 
-func nameHash(s string) uint64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(s))
-	return h.Sum64()
-}
-
 // Regressions returns the comparisons whose verdict is Regression or
 // NotRestored: the ones that fail `firedrill compare`.
 func Regressions(cs []Comparison) []Comparison {
@@ -311,8 +300,8 @@ func minus(a, b []string) []string {
 
 // WriteComparisons prints comparisons as a benchstat-like table: per drill
 // the median TTR of each side with its spread (± half the interquartile
-// range, as a percentage of the median), the change with its bootstrap
-// confidence interval, the Mann-Whitney p-value, the sample counts and the
+// range, as a percentage of the median), the change with its confidence
+// interval, the Mann-Whitney p-value, the sample counts and the
 // verdict; then a line stating the rule.
 func WriteComparisons(w io.Writer, cs []Comparison, opts CompareOptions) error {
 	o := opts.withDefaults()
@@ -335,8 +324,8 @@ func WriteComparisons(w io.Writer, cs []Comparison, opts CompareOptions) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write comparison: %w", err)
 	}
-	fmt.Fprintf(bw, "\nsignificant: p < %g (Mann-Whitney U, two-sided) and |change| > %g%%; CI: bootstrap of the median ratio, %d resamples, seed %d\n",
-		o.Alpha, o.Threshold*100, o.Resamples, o.Seed)
+	fmt.Fprintf(bw, "\nsignificant: p ≤ %g (Mann-Whitney U, two-sided) and |change| > %g%%; CI: from the medians' order-statistic intervals, %.3g%% each side (as benchstat)\n",
+		o.Alpha, o.Threshold*100, math.Sqrt(o.Confidence)*100)
 	slower, never := 0, 0
 	for _, c := range cs {
 		switch c.Verdict {

@@ -34,10 +34,10 @@ func ExampleCompare() {
 	}
 	// Output:
 	// drill         base TTR    head TTR    change  95% CI            p      n      verdict
-	// loader-crash  3.05s ± 2%  4.00s ± 2%  +31.1%  [+25.8%, +36.7%]  0.000  10+10  regression
-	// lake-outage   5.05s ± 2%  5.00s ± 2%  -1.0%   [-3.9%, +2.0%]    0.643  10+10  ~
+	// loader-crash  3.05s ± 2%  4.00s ± 2%  +31.1%  [+21.9%, +44.8%]  0.000  10+10  regression
+	// lake-outage   5.05s ± 2%  5.00s ± 2%  -1.0%   [-5.8%, +6.1%]    0.656  10+10  ~
 	//
-	// significant: p < 0.05 (Mann-Whitney U, two-sided) and |change| > 10%; CI: bootstrap of the median ratio, 2000 resamples, seed 1
+	// significant: p ≤ 0.05 (Mann-Whitney U, two-sided) and |change| > 10%; CI: from the medians' order-statistic intervals, 97.5% each side (as benchstat)
 	// 1 drill(s) recover significantly slower
 	// regression: loader-crash +31%
 }

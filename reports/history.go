@@ -72,11 +72,37 @@ func History(runs []Run) Trend {
 // (in start order, labelled), y the median TTR in seconds, one line per
 // drill with a legend. A drill missing from a run breaks its line.
 func TrendSVG(w io.Writer, t Trend) error {
-	const (
-		W, H                   = 960.0, 460.0
-		left, right, top, bott = 64.0, 200.0, 36.0, 70.0
-	)
-	plotW, plotH := W-left-right, H-top-bott
+	c := newTrendChart(t)
+	bw := bufio.NewWriter(w)
+	c.header(bw)
+	c.yAxis(bw)
+	c.xLabels(bw)
+	for di, name := range t.Drills {
+		c.drill(bw, di, name)
+	}
+	_, _ = bw.WriteString("</svg>\n") // a write error is sticky: Flush reports it
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write trend svg: %w", err)
+	}
+	return nil
+}
+
+// Size and margins of the trend chart, in pixels.
+const (
+	trendW, trendH                               = 960.0, 460.0
+	trendLeft, trendRight, trendTop, trendBottom = 64.0, 200.0, 36.0, 70.0
+	trendPlotW, trendPlotH                       = trendW - trendLeft - trendRight, trendH - trendTop - trendBottom
+)
+
+// trendChart draws a Trend: its y scale (0 to hi seconds, ticks every
+// step) and the runs along x.
+type trendChart struct {
+	t        Trend
+	p        palette
+	hi, step float64
+}
+
+func newTrendChart(t Trend) trendChart {
 	hi := 0.0
 	for _, r := range t.Runs {
 		for _, v := range r.Median {
@@ -87,71 +113,79 @@ func TrendSVG(w io.Writer, t Trend) error {
 		hi = 1
 	}
 	step := niceStep(hi / 5)
-	hi = math.Ceil(hi/step) * step
-	n := len(t.Runs)
-	x := func(i int) float64 {
-		if n <= 1 {
-			return left + plotW/2
-		}
-		return left + plotW*float64(i)/float64(n-1)
-	}
-	y := func(v float64) float64 { return top + plotH - v/hi*plotH }
+	return trendChart{t: t, p: colours, hi: math.Ceil(hi/step) * step, step: step}
+}
 
-	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, `<svg class="trend" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %.0f %.0f" width="%.0f" height="%.0f" font-family="Helvetica,Arial,sans-serif" font-size="11">`+"\n", W, H, W, H)
-	fmt.Fprintf(bw, `<title>TTR trend: median per drill over %d runs</title>`+"\n", n)
-	fmt.Fprintf(bw, `<rect width="%.0f" height="%.0f" fill="#fff"/>`+"\n", W, H)
-	fmt.Fprintf(bw, `<text x="%.0f" y="20" font-size="14" font-weight="600">TTR trend (median per drill, seconds)</text>`+"\n", left)
-	for v := 0.0; v <= hi+1e-9; v += step {
-		fmt.Fprintf(bw, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#eaeef2"/><text x="%.1f" y="%.1f" text-anchor="end" fill="#57606a">%ss</text>`+"\n",
-			left, y(v), left+plotW, y(v), left-6, y(v)+4, trimFloat(v))
+// x is the position of run i.
+func (c trendChart) x(i int) float64 {
+	n := len(c.t.Runs)
+	if n <= 1 {
+		return trendLeft + trendPlotW/2
 	}
-	fmt.Fprintf(bw, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="none" stroke="#d0d7de"/>`+"\n", left, top, plotW, plotH)
+	return trendLeft + trendPlotW*float64(i)/float64(n-1)
+}
+
+// y is the position of v seconds.
+func (c trendChart) y(v float64) float64 { return trendTop + trendPlotH - v/c.hi*trendPlotH }
+
+func (c trendChart) header(w io.Writer) {
+	fmt.Fprintf(w, `<svg class="trend" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %.0f %.0f" width="%.0f" height="%.0f" font-family="Helvetica,Arial,sans-serif" font-size="11">`+"\n", trendW, trendH, trendW, trendH)
+	fmt.Fprintf(w, `<title>TTR trend: median per drill over %d runs</title>`+"\n", len(c.t.Runs))
+	fmt.Fprintf(w, `<rect width="%.0f" height="%.0f" fill="#fff"/>`+"\n", trendW, trendH)
+	fmt.Fprintf(w, `<text x="%.0f" y="20" font-size="14" font-weight="600">TTR trend (median per drill, seconds)</text>`+"\n", trendLeft)
+}
+
+// yAxis draws the gridlines with their values in seconds, and the frame.
+func (c trendChart) yAxis(w io.Writer) {
+	for v := 0.0; v <= c.hi+1e-9; v += c.step {
+		fmt.Fprintf(w, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"/><text x="%.1f" y="%.1f" text-anchor="end" fill="%s">%ss</text>`+"\n",
+			trendLeft, c.y(v), trendLeft+trendPlotW, c.y(v), c.p.Grid, trendLeft-6, c.y(v)+4, c.p.Label, trimFloat(v))
+	}
+	fmt.Fprintf(w, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="none" stroke="%s"/>`+"\n", trendLeft, trendTop, trendPlotW, trendPlotH, c.p.Frame)
+}
+
+// xLabels labels at most about a dozen runs, always the last.
+func (c trendChart) xLabels(w io.Writer) {
+	n := len(c.t.Runs)
 	every := max(1, n/12)
-	for i, r := range t.Runs {
+	ly := trendTop + trendPlotH + 14
+	for i, r := range c.t.Runs {
 		if i%every != 0 && i != n-1 {
 			continue
 		}
-		fmt.Fprintf(bw, `<text x="%.1f" y="%.1f" text-anchor="end" fill="#57606a" transform="rotate(-35 %.1f %.1f)">%s</text>`+"\n",
-			x(i), top+plotH+14, x(i), top+plotH+14, esc(clipText(r.Label, 22)))
+		fmt.Fprintf(w, `<text x="%.1f" y="%.1f" text-anchor="end" fill="%s" transform="rotate(-35 %.1f %.1f)">%s</text>`+"\n",
+			c.x(i), ly, c.p.Label, c.x(i), ly, esc(clipText(r.Label, 22)))
 	}
-	for di, name := range t.Drills {
-		col := trendColour(di)
-		fmt.Fprintf(bw, `<g class="drill" data-drill="%s"><title>%s</title><path fill="none" stroke="%s" stroke-width="2" d="`, esc(name), esc(name), col)
-		pen := false
-		for i, r := range t.Runs {
-			v, ok := r.Median[name]
-			if !ok {
-				pen = false
-				continue
-			}
-			cmd := "L"
-			if !pen {
-				cmd = "M"
-			}
-			fmt.Fprintf(bw, "%s%.1f %.1f", cmd, x(i), y(v))
-			pen = true
-		}
-		_, _ = bw.WriteString(`"/>`) // a write error is sticky: Flush reports it
-		for i, r := range t.Runs {
-			if v, ok := r.Median[name]; ok {
-				fmt.Fprintf(bw, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s %s: %.3gs (n=%d)</title></circle>`, x(i), y(v), col, esc(name), esc(r.Label), v, r.N[name])
-			}
-		}
-		ly := top + 10 + float64(di)*18
-		fmt.Fprintf(bw, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="3"/><text x="%.1f" y="%.1f">%s</text></g>`+"\n",
-			left+plotW+16, ly, left+plotW+36, ly, col, left+plotW+42, ly+4, esc(clipText(name, 24)))
-	}
-	_, _ = bw.WriteString("</svg>\n") // a write error is sticky: Flush reports it
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write trend svg: %w", err)
-	}
-	return nil
 }
 
-func trendColour(i int) string {
-	cols := []string{"#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#0a7e8c", "#bf3989", "#57606a", "#9a6700", "#116329"}
-	return cols[i%len(cols)]
+// drill draws one drill's line, a point per run with its median, and its
+// legend entry.
+func (c trendChart) drill(w io.Writer, di int, name string) {
+	col := c.p.Trend[di%len(c.p.Trend)]
+	fmt.Fprintf(w, `<g class="drill" data-drill="%s"><title>%s</title><path fill="none" stroke="%s" stroke-width="2" d="`, esc(name), esc(name), col)
+	pen := false
+	for i, r := range c.t.Runs {
+		v, ok := r.Median[name]
+		if !ok {
+			pen = false
+			continue
+		}
+		cmd := "L"
+		if !pen {
+			cmd = "M"
+		}
+		fmt.Fprintf(w, "%s%.1f %.1f", cmd, c.x(i), c.y(v))
+		pen = true
+	}
+	_, _ = io.WriteString(w, `"/>`) // a write error is sticky: Flush reports it
+	for i, r := range c.t.Runs {
+		if v, ok := r.Median[name]; ok {
+			fmt.Fprintf(w, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s %s: %.3gs (n=%d)</title></circle>`, c.x(i), c.y(v), col, esc(name), esc(r.Label), v, r.N[name])
+		}
+	}
+	lx, ly := trendLeft+trendPlotW, trendTop+10+float64(di)*18
+	fmt.Fprintf(w, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="3"/><text x="%.1f" y="%.1f">%s</text></g>`+"\n",
+		lx+16, ly, lx+36, ly, col, lx+42, ly+4, esc(clipText(name, 24)))
 }
 
 // WriteTrendTable prints the trend as an aligned text table: a row per run

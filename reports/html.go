@@ -19,8 +19,9 @@ func HTML(w io.Writer, run Run) error {
 		Title: "firedrill report",
 		Meta:  metaLine(run.Meta),
 		Pass:  pass, Fail: fail, Errors: errs,
-		Total: len(run.Drills),
-		CSS:   template.CSS(pageCSS),
+		Total:  len(run.Drills),
+		CSS:    template.CSS(pageCSS),
+		Legend: colours.legend(),
 	}
 	if run.Meta.RunID != "" {
 		page.Title += " " + run.Meta.RunID
@@ -28,90 +29,10 @@ func HTML(w io.Writer, run Run) error {
 	// Keep the page small however many samples it holds: fewer points per
 	// series as timelines add up (600 each up to 7 timelines, at least 120).
 	maxPts := max(120, min(600, 4200/max(1, len(run.Drills))))
-	for i, d := range run.Drills {
-		hd := htmlDrill{
-			ID:      fmt.Sprintf("drill-%d", i),
-			Label:   run.Label(i),
-			Drill:   d,
-			Outcome: d.Outcome(),
-			Verdict: d.verdictWord(),
-			TTR:     FormatMeasure(d.Measures.TTR, true),
-			TTD:     FormatMeasure(d.Measures.TTD, true),
-			Lost:    intOrDash(d.Integrity.Checked, d.Integrity.Lost),
-			Dup:     intOrDash(d.Integrity.Checked, d.Integrity.Duplicated),
-			SVG:     template.HTML(TimelineSVG(d, SVGOptions{MaxPoints: maxPts})),
-			Failed:  d.Failed(),
-		}
-		m := d.Measures
-		hd.Measures = []htmlKV{
-			{"TTR (worst episode)", measureWithBounds(m.TTR)}, {"TTD", FormatMeasure(m.TTD, true)},
-			{"impact", FormatMeasure(m.Impact, true)}, {"runbook", FormatMeasure(m.Runbook, false)},
-			{"catch-up", FormatMeasure(m.CatchUp, true)},
-			{"requests", fmt.Sprint(m.Requests)}, {"failed requests", fmt.Sprint(m.FailedRequests)},
-			{"late starts", fmt.Sprint(m.LateStarts)},
-			{"bucket / K", fmt.Sprintf("%s / %d", FormatDuration(d.Bucket.D()), d.HealthyRun)},
-		}
-		if d.Integrity.Checked {
-			in := d.Integrity
-			hd.Measures = append(hd.Measures,
-				htmlKV{"acknowledged / landed", fmt.Sprintf("%d / %d", in.Acknowledged, in.Landed)},
-				htmlKV{"lost / duplicated / late", fmt.Sprintf("%d / %d / %d", in.Lost, in.Duplicated, in.Late)})
-			if len(in.LostSample) > 0 {
-				hd.Measures = append(hd.Measures, htmlKV{"lost ids (first)", strings.Join(in.LostSample, ", ")})
-			}
-			if len(in.LateSample) > 0 {
-				hd.Measures = append(hd.Measures, htmlKV{"late ids (first)", strings.Join(in.LateSample, ", ")})
-			}
-			if in.Err != "" {
-				hd.Measures = append(hd.Measures, htmlKV{"integrity check incomplete", in.Err})
-			}
-		}
-		if d.Seed != 0 {
-			hd.Measures = append(hd.Measures, htmlKV{"nemesis seed", fmt.Sprint(d.Seed)})
-		}
-		if !d.Restored && d.Error == "" {
-			hd.NotRestored = notRestoredText(d)
-		}
-		for j, e := range d.Episodes {
-			he := htmlEpisode{N: j + 1, Fault: e.Fault, Onset: "–", Impact: "–", Restored: "not restored", TTR: "–", Bounds: "–", Duration: "–", Source: e.TTR.Source}
-			if !e.Onset.IsZero() {
-				he.Onset = offset(d.Timeline.LoadStarted, e.Onset) + parens(e.OnsetSource)
-			}
-			if !e.Impact.IsZero() {
-				he.Impact = offset(d.Timeline.LoadStarted, e.Impact)
-			}
-			if e.Restored != nil {
-				he.Restored = offset(d.Timeline.LoadStarted, *e.Restored)
-				he.TTR, he.Bounds, he.Duration = FormatMeasure(e.TTR, true), FormatBounds(e.TTR), measureWithBounds(e.Duration)
-			}
-			hd.Episodes = append(hd.Episodes, he)
-		}
-		t0 := d.Timeline.LoadStarted
-		for _, f := range d.Faults {
-			hf := htmlFault{Name: f.Name, Error: f.Error,
-				Inject: fmt.Sprintf("t+%.3fs (ack in %s)", f.Inject.Sent.Sub(t0).Seconds(), FormatDuration(f.Inject.Acked.Sub(f.Inject.Sent)))}
-			if f.Onset != nil {
-				hf.Inject += fmt.Sprintf("; onset in [t+%.3fs, t+%.3fs]%s", f.Onset.Sent.Sub(t0).Seconds(), f.Onset.Acked.Sub(t0).Seconds(), parens(f.OnsetSource))
-			}
-			if f.Revert != nil {
-				hf.Revert = fmt.Sprintf("t+%.3fs (ack in %s)", f.Revert.Sent.Sub(t0).Seconds(), FormatDuration(f.Revert.Acked.Sub(f.Revert.Sent)))
-			} else {
-				hf.Revert = "–"
-			}
-			hd.Faults = append(hd.Faults, hf)
-		}
-		for _, s := range d.Steps {
-			s.Output = clipOutput(s.Output, 16<<10)
-			hs := htmlStep{Step: s, At: fmt.Sprintf("t+%.3fs", s.Start.Sub(t0).Seconds()), Took: FormatDuration(s.End.Sub(s.Start))}
-			switch {
-			case s.Skipped:
-				hs.State, hs.Took = "skipped", "–"
-			case s.Error != "":
-				hs.State = "failed"
-			default:
-				hs.State = "ok"
-			}
-			hd.Steps = append(hd.Steps, hs)
+	for i := range run.Drills {
+		hd, err := newHTMLDrill(run, i, WithMaxPoints(maxPts))
+		if err != nil {
+			return fmt.Errorf("write html report: %w", err)
 		}
 		page.Drills = append(page.Drills, hd)
 	}
@@ -121,10 +42,138 @@ func HTML(w io.Writer, run Run) error {
 	return nil
 }
 
+// newHTMLDrill is the section of drill sample i of run.
+func newHTMLDrill(run Run, i int, svg ...TimelineOption) (htmlDrill, error) {
+	d := run.Drills[i]
+	var timeline strings.Builder
+	if err := TimelineSVG(&timeline, d, svg...); err != nil {
+		return htmlDrill{}, err
+	}
+	hd := htmlDrill{
+		ID:       fmt.Sprintf("drill-%d", i),
+		Label:    run.Label(i),
+		Drill:    d,
+		Outcome:  d.Outcome(),
+		Verdict:  d.verdictWord(),
+		TTR:      FormatMeasure(d.Measures.TTR, true),
+		TTD:      FormatMeasure(d.Measures.TTD, true),
+		Lost:     intOrDash(d.Integrity.Checked, d.Integrity.Lost),
+		Dup:      intOrDash(d.Integrity.Checked, d.Integrity.Duplicated),
+		SVG:      template.HTML(timeline.String()), // TimelineSVG escapes every text it writes
+		Failed:   d.Failed(),
+		Measures: htmlMeasures(d),
+		Episodes: htmlEpisodes(d),
+		Faults:   htmlFaults(d),
+		Steps:    htmlSteps(d),
+	}
+	if !d.Restored && d.Error == "" {
+		hd.NotRestored = notRestoredText(d)
+	}
+	return hd, nil
+}
+
+// htmlMeasures are the rows of a drill's measures table.
+func htmlMeasures(d Drill) []htmlKV {
+	m := d.Measures
+	kv := []htmlKV{
+		{"TTR (worst episode)", measureWithBounds(m.TTR)}, {"TTD", FormatMeasure(m.TTD, true)},
+		{"impact", FormatMeasure(m.Impact, true)}, {"runbook", FormatMeasure(m.Runbook, false)},
+		{"catch-up", FormatMeasure(m.CatchUp, true)},
+		{"requests", fmt.Sprint(m.Requests)}, {"failed requests", fmt.Sprint(m.FailedRequests)},
+		{"late starts", fmt.Sprint(m.LateStarts)},
+		{"bucket / K", fmt.Sprintf("%s / %d", FormatDuration(d.Bucket.D()), d.HealthyRun)},
+	}
+	if d.Integrity.Checked {
+		kv = append(kv, htmlIntegrity(d.Integrity)...)
+	}
+	if d.Seed != 0 {
+		kv = append(kv, htmlKV{"nemesis seed", fmt.Sprint(d.Seed)})
+	}
+	return kv
+}
+
+// htmlIntegrity are the measures rows of a checked integrity.
+func htmlIntegrity(in Integrity) []htmlKV {
+	kv := []htmlKV{
+		{"acknowledged / landed", fmt.Sprintf("%d / %d", in.Acknowledged, in.Landed)},
+		{"lost / duplicated / late", fmt.Sprintf("%d / %d / %d", in.Lost, in.Duplicated, in.Late)},
+	}
+	if len(in.LostSample) > 0 {
+		kv = append(kv, htmlKV{"lost ids (first)", strings.Join(in.LostSample, ", ")})
+	}
+	if len(in.LateSample) > 0 {
+		kv = append(kv, htmlKV{"late ids (first)", strings.Join(in.LateSample, ", ")})
+	}
+	if in.Err != "" {
+		kv = append(kv, htmlKV{"integrity check incomplete", in.Err})
+	}
+	return kv
+}
+
+// htmlEpisodes are the rows of a drill's episodes table.
+func htmlEpisodes(d Drill) []htmlEpisode {
+	var out []htmlEpisode
+	for j, e := range d.Episodes {
+		he := htmlEpisode{N: j + 1, Fault: e.Fault, Onset: "–", Impact: "–", Restored: "not restored", TTR: "–", Bounds: "–", Duration: "–", Source: e.TTR.Source}
+		if !e.Onset.IsZero() {
+			he.Onset = offset(d.Timeline.LoadStarted, e.Onset) + parens(e.OnsetSource)
+		}
+		if !e.Impact.IsZero() {
+			he.Impact = offset(d.Timeline.LoadStarted, e.Impact)
+		}
+		if e.Restored != nil {
+			he.Restored = offset(d.Timeline.LoadStarted, *e.Restored)
+			he.TTR, he.Bounds, he.Duration = FormatMeasure(e.TTR, true), FormatBounds(e.TTR), measureWithBounds(e.Duration)
+		}
+		out = append(out, he)
+	}
+	return out
+}
+
+// htmlFaults are the rows of a drill's faults table.
+func htmlFaults(d Drill) []htmlFault {
+	t0 := d.Timeline.LoadStarted
+	var out []htmlFault
+	for _, f := range d.Faults {
+		hf := htmlFault{Name: f.Name, Error: f.Error, Revert: "–",
+			Inject: fmt.Sprintf("t+%.3fs (ack in %s)", f.Inject.Sent.Sub(t0).Seconds(), FormatDuration(f.Inject.Acked.Sub(f.Inject.Sent)))}
+		if f.Onset != nil {
+			hf.Inject += fmt.Sprintf("; onset in [t+%.3fs, t+%.3fs]%s", f.Onset.Sent.Sub(t0).Seconds(), f.Onset.Acked.Sub(t0).Seconds(), parens(f.OnsetSource))
+		}
+		if f.Revert != nil {
+			hf.Revert = fmt.Sprintf("t+%.3fs (ack in %s)", f.Revert.Sent.Sub(t0).Seconds(), FormatDuration(f.Revert.Acked.Sub(f.Revert.Sent)))
+		}
+		out = append(out, hf)
+	}
+	return out
+}
+
+// htmlSteps are the rows of a drill's recovery steps table, each output
+// clipped to its last 16 KiB.
+func htmlSteps(d Drill) []htmlStep {
+	t0 := d.Timeline.LoadStarted
+	var out []htmlStep
+	for _, s := range d.Steps {
+		s.Output = clipOutput(s.Output, 16<<10)
+		hs := htmlStep{Step: s, At: fmt.Sprintf("t+%.3fs", s.Start.Sub(t0).Seconds()), Took: FormatDuration(s.End.Sub(s.Start))}
+		switch {
+		case s.Skipped:
+			hs.State, hs.Took = "skipped", "–"
+		case s.Error != "":
+			hs.State = "failed"
+		default:
+			hs.State = "ok"
+		}
+		out = append(out, hs)
+	}
+	return out
+}
+
 type htmlPage struct {
 	Title, Meta               string
 	Total, Pass, Fail, Errors int
 	CSS                       template.CSS
+	Legend                    []legendEntry // the timeline's palette
 	Drills                    []htmlDrill
 }
 
@@ -197,7 +246,7 @@ var htmlTmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 {{range .Drills}}<tr><td><a href="#{{.ID}}">{{.Label}}</a></td><td class="num">{{.TTR}}</td><td class="num">{{.TTD}}</td><td class="num">{{.Lost}}</td><td class="num">{{.Dup}}</td><td class="num">{{len .Drill.Episodes}}</td><td class="{{.Outcome}}">{{.Verdict}}</td></tr>
 {{end}}</tbody>
 </table>
-<p class="legend"><span><i style="background:#fbd5d5"></i>fault (inject → revert)</span><span><i style="background:#cfe2f7"></i>recovery step</span><span><i style="background:#fde2c4"></i>unhealthy bucket</span><span><i style="background:#e8590c"></i>impact</span><span><i style="background:#8250df"></i>detected</span><span><i style="background:#1a7f37"></i>restored</span><span><i style="background:#0a7e8c"></i>caught up</span><span><i style="background:#24292f"></i>TTR span</span><span><i style="background:#6e7781"></i>episode (onset → restored)</span><span><i style="background:#d1242f"></i>episode not restored</span></p>
+<p class="legend">{{range .Legend}}<span><i style="background:{{.Colour}}"></i>{{.Text}}</span>{{end}}</p>
 {{end}}
 {{range .Drills}}<section class="drill" id="{{.ID}}">
 <h2>{{.Label}} <span class="badge {{.Outcome}}">{{.Verdict}}</span></h2>

@@ -31,7 +31,7 @@ func TestHTMLSevenDrillsUnder1MB(t *testing.T) {
 	html := buf.String()
 	assert.Equal(t, 7, strings.Count(html, `<svg class="timeline"`))
 	assert.NotContains(t, html, "<script")
-	assert.NotRegexp(t, regexp.MustCompile(`(src|href)="(https?:)?//`), html, "no external assets")
+	assert.NotRegexp(t, `(src|href)="(https?:)?//`, html, "no external assets")
 	// Six drills with impact have impact, detected, restored and caught-up markers.
 	assert.Equal(t, 6*4, strings.Count(html, `class="marker"`))
 	assert.Equal(t, 6, strings.Count(html, `class="ttr-span"`))
@@ -52,7 +52,7 @@ func TestTimelineSVGDownsamples(t *testing.T) {
 	run := sevenDrillRun()
 	d := run.Drills[0]
 	require.Greater(t, len(d.Series[0].Points), 1000)
-	svg := reports.TimelineSVG(d, reports.SVGOptions{MaxPoints: 200})
+	svg := timelineSVG(t, d, reports.WithMaxPoints(200))
 	path := regexp.MustCompile(`<g class="series" data-series="success_ratio">.*?<path [^>]* d="([^"]*)"`).FindStringSubmatch(svg)
 	require.Len(t, path, 2)
 	n := strings.Count(path[1], "L") + strings.Count(path[1], "M")
@@ -62,10 +62,28 @@ func TestTimelineSVGDownsamples(t *testing.T) {
 
 func TestTimelineSVGWithoutEvents(t *testing.T) {
 	// A drill that errored before anything happened still renders.
-	svg := reports.TimelineSVG(reports.Drill{Name: "empty", Error: "no docker"}, reports.SVGOptions{})
+	svg := timelineSVG(t, reports.Drill{Name: "empty", Error: "no docker"})
 	assert.True(t, strings.HasPrefix(svg, `<svg class="timeline"`))
 	assert.True(t, strings.HasSuffix(svg, `</svg>`))
 	assert.NotContains(t, svg, "NaN")
+}
+
+// timelineSVG is the timeline of d as a string.
+func timelineSVG(t *testing.T, d reports.Drill, opts ...reports.TimelineOption) string {
+	t.Helper()
+	var b strings.Builder
+	require.NoError(t, reports.TimelineSVG(&b, d, opts...))
+	return b.String()
+}
+
+func TestTimelineSVGOptions(t *testing.T) {
+	d := sevenDrillRun().Drills[0]
+	svg := timelineSVG(t, d, reports.WithWidth(480))
+	assert.True(t, strings.HasPrefix(svg, `<svg class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 480 `), svg[:120])
+	var b strings.Builder
+	require.ErrorContains(t, reports.TimelineSVG(&b, d, reports.WithWidth(100)), "width 100: need at least 240 pixels")
+	require.ErrorContains(t, reports.TimelineSVG(&b, d, reports.WithMaxPoints(1)), "max points 1: need at least 2")
+	assert.Empty(t, b.String(), "nothing written on a bad option")
 }
 
 func BenchmarkHTMLSevenDrills(b *testing.B) {

@@ -103,7 +103,7 @@ func TestMergeFileRefusesCorruptFile(t *testing.T) {
 			require.NoError(t, os.WriteFile(path, []byte(tc.body), 0o644))
 			_, err := reports.MergeFile(path, writerRun(0, 0))
 			require.Error(t, err)
-			assert.ErrorIs(t, err, tc.is)
+			require.ErrorIs(t, err, tc.is)
 			assert.Contains(t, err.Error(), path, "the error names the file")
 			after, rerr := os.ReadFile(path)
 			require.NoError(t, rerr)

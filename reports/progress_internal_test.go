@@ -57,5 +57,5 @@ func TestProgressInPlace(t *testing.T) {
 	assert.True(t, strings.HasSuffix(out, "\n"))
 	// The shorter second line blanks what is left of the first.
 	second := out[strings.LastIndex(out, "\r"):]
-	assert.Equal(t, len("\rfiredrill warmup-long-phase     1.0s"), len(strings.TrimSuffix(second, "\n")))
+	assert.Len(t, strings.TrimSuffix(second, "\n"), len("\rfiredrill warmup-long-phase     1.0s"))
 }

@@ -88,9 +88,9 @@ func TestReadErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := reports.Read(tc.path)
 			require.Error(t, err)
-			assert.ErrorIs(t, err, tc.is)
+			require.ErrorIs(t, err, tc.is)
 			var fe *reports.FileError
-			assert.True(t, errors.As(err, &fe), "error is a *FileError")
+			require.ErrorAs(t, err, &fe, "error is a *FileError")
 			for _, s := range tc.substr {
 				assert.Contains(t, err.Error(), s)
 			}
@@ -189,7 +189,7 @@ func TestReadPaths(t *testing.T) {
 
 	empty := t.TempDir()
 	_, err = reports.ReadPaths(empty)
-	assert.ErrorIs(t, err, reports.ErrNoRuns)
+	require.ErrorIs(t, err, reports.ErrNoRuns)
 	assert.Contains(t, err.Error(), empty)
 
 	_, err = reports.ReadPaths(filepath.Join(dir, "missing"))

@@ -1,52 +1,117 @@
 package reports
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
 	"html"
+	"io"
 	"math"
-	"strings"
 	"time"
 )
 
-// SVGOptions tune TimelineSVG. Zero values take the defaults.
-type SVGOptions struct {
-	Width     int // pixels; default 960
-	MaxPoints int // most points drawn per series; default 600 (min/max kept per group)
+// TimelineOption configures TimelineSVG. Options are applied over the
+// defaults (960 pixels wide, at most 600 points per series), then the
+// result is validated.
+type TimelineOption func(*timelineConfig) error
+
+type timelineConfig struct {
+	width     int // pixels
+	maxPoints int // most points drawn per series
 }
 
-// Colours of the timeline, shared with the HTML legend.
+// Margins and rows of the timeline, in pixels.
 const (
-	colFault    = "#d1242f"
-	colFaultBg  = "#fbd5d5"
-	colStep     = "#0969da"
-	colStepBg   = "#cfe2f7"
-	colUnhealth = "#fde2c4"
-	colImpact   = "#e8590c"
-	colDetected = "#8250df"
-	colRestored = "#1a7f37"
-	colCaughtUp = "#0a7e8c"
-	colTTR      = "#24292f"
-	colEpisode  = "#6e7781"
+	tlLeft, tlRight = 120.0, 16.0
+	laneH           = 16.0
+	panelH          = 86.0
+	panelGap        = 12.0
+	markerRow       = 16.0
+	minTimelineW    = 240 // room for the lane labels and some plot
 )
 
-var seriesColours = []string{"#0969da", "#bf3989", "#9a6700", "#1a7f37", "#8250df", "#57606a"}
+// WithWidth sets the width of the timeline in pixels (default 960; at
+// least 240).
+func WithWidth(px int) TimelineOption {
+	return func(c *timelineConfig) error {
+		if px < minTimelineW {
+			return fmt.Errorf("width %d: need at least %d pixels", px, minTimelineW)
+		}
+		c.width = px
+		return nil
+	}
+}
 
-// TimelineSVG draws one drill sample as an inline SVG element (class
+// WithMaxPoints caps the points drawn per SLI series (default 600; at
+// least 2). Longer series are downsampled to the minimum and maximum of
+// each group of buckets, so spikes and dips stay visible.
+func WithMaxPoints(n int) TimelineOption {
+	return func(c *timelineConfig) error {
+		if n < 2 {
+			return fmt.Errorf("max points %d: need at least 2", n)
+		}
+		c.maxPoints = n
+		return nil
+	}
+}
+
+func (c timelineConfig) validate() error {
+	if c.width < minTimelineW || c.maxPoints < 2 {
+		return errors.New("invalid timeline configuration")
+	}
+	return nil
+}
+
+// TimelineSVG writes one drill sample as an inline SVG element (class
 // "timeline"): a lane per fault (inject → revert, with its bracket) and per
 // recovery step, the TTR span from fault onset to restored, markers
 // (class "marker", data-kind impact, detected, restored, caught_up) across
 // every panel, and one panel per SLI series with its unhealthy buckets
 // shaded. Time runs from load start to end. The output needs no script and
 // no external asset.
-func TimelineSVG(d Drill, o SVGOptions) string {
-	if o.Width <= 0 {
-		o.Width = 960
+func TimelineSVG(w io.Writer, d Drill, opts ...TimelineOption) error {
+	cfg := timelineConfig{width: 960, maxPoints: 600}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return fmt.Errorf("timeline svg of %s: %w", d.Name, err)
+		}
 	}
-	if o.MaxPoints <= 0 {
-		o.MaxPoints = 600
+	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("timeline svg of %s: %w", d.Name, err)
 	}
-	tl := d.Timeline
-	t0, t1 := tl.LoadStarted, tl.End
+	bw := bufio.NewWriter(w)
+	newTimeline(d, cfg).writeTo(bw)
+	if err := bw.Flush(); err != nil { // write errors are sticky: Flush reports the first
+		return fmt.Errorf("write timeline svg of %s: %w", d.Name, err)
+	}
+	return nil
+}
+
+// timeline draws one drill: its time range, horizontal scale and layout.
+type timeline struct {
+	d      Drill
+	cfg    timelineConfig
+	p      palette
+	t0, t1 time.Time
+	span   float64 // seconds from t0 to t1
+	plotW  float64
+	lay    timelineLayout
+}
+
+func newTimeline(d Drill, cfg timelineConfig) *timeline {
+	t0, t1 := timeRange(d)
+	return &timeline{
+		d: d, cfg: cfg, p: colours, t0: t0, t1: t1,
+		span:  t1.Sub(t0).Seconds(),
+		plotW: float64(cfg.width) - tlLeft - tlRight,
+		lay:   layoutOf(d),
+	}
+}
+
+// timeRange runs from load start (or the first event or series bucket) to
+// the end (or the last of them), at least one second.
+func timeRange(d Drill) (t0, t1 time.Time) {
+	t0, t1 = d.Timeline.LoadStarted, d.Timeline.End
 	for _, e := range Events(d) {
 		if t0.IsZero() || e.At.Before(t0) {
 			t0 = e.At
@@ -66,199 +131,110 @@ func TimelineSVG(d Drill, o SVGOptions) string {
 	if !t1.After(t0) {
 		t1 = t0.Add(time.Second)
 	}
-	const (
-		left, right = 120.0, 16.0
-		laneH       = 16.0
-		panelH      = 86.0
-		panelGap    = 12.0
-		markerRow   = 16.0
-	)
-	W := float64(o.Width)
-	plotW := W - left - right
-	span := t1.Sub(t0).Seconds()
-	x := func(t time.Time) float64 { return left + plotW*t.Sub(t0).Seconds()/span }
+	return t0, t1
+}
 
-	var b strings.Builder
-	// Layout: marker labels (3 staggered rows), TTR row, fault lanes, step lanes, panels, axis.
+// x is the horizontal position of t.
+func (tl *timeline) x(t time.Time) float64 {
+	return tlLeft + tl.plotW*t.Sub(tl.t0).Seconds()/tl.span
+}
+
+// since is t in seconds after the start of the chart.
+func (tl *timeline) since(t time.Time) float64 { return t.Sub(tl.t0).Seconds() }
+
+// timelineLayout is where each part goes, top to bottom: marker labels
+// (three staggered rows), the TTR row, the episode lane, fault lanes, step
+// lanes, SLI panels, the axis.
+type timelineLayout struct {
+	labelTop, ttrY, episodeY, faultY, stepY float64
+	panelsTop, panelsBottom, axisY, height  float64
+}
+
+func layoutOf(d Drill) timelineLayout {
+	var l timelineLayout
 	y := 6.0
-	labelTop := y
+	l.labelTop = y
 	y += 3*markerRow + 6
-	ttrY := y
+	l.ttrY = y
 	y += 22
-	episodeY := y
+	l.episodeY = y
 	if len(d.Episodes) > 0 {
 		y += laneH + 2
 	}
-	faultY := y
+	l.faultY = y
 	y += laneH * float64(max(1, len(d.Faults)))
-	stepY := y + 4
+	l.stepY = y + 4
 	if len(d.Steps) > 0 {
-		y = stepY + laneH*float64(len(d.Steps))
+		y = l.stepY + laneH*float64(len(d.Steps))
 	}
 	y += 10
-	panelsTop := y
+	l.panelsTop = y
 	panels := len(d.Series)
 	y += float64(panels) * (panelH + panelGap)
-	panelsBottom := y - panelGap
+	l.panelsBottom = y - panelGap
 	if panels == 0 {
-		panelsBottom = y
+		l.panelsBottom = y
 	}
-	axisY := panelsBottom + 2
-	H := axisY + 24
+	l.axisY = l.panelsBottom + 2
+	l.height = l.axisY + 24
+	return l
+}
 
-	fmt.Fprintf(&b, `<svg class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %.0f" width="%d" height="%.0f" role="img" aria-label="timeline of %s" data-drill="%s">`,
-		o.Width, H, o.Width, H, esc(d.Name), esc(d.Name))
-	fmt.Fprintf(&b, `<title>%s: timeline</title>`, esc(d.Name))
+// writeTo draws the parts back to front: bands behind everything, markers
+// on top.
+func (tl *timeline) writeTo(w io.Writer) {
+	tl.header(w)
+	tl.bands(w)
+	for i, e := range tl.d.Episodes {
+		tl.episode(w, i, e)
+	}
+	tl.lanes(w)
+	for i, s := range tl.d.Series {
+		tl.panel(i, s).writeTo(w)
+	}
+	tl.axis(w)
+	tl.ttrSpan(w)
+	tl.markers(w)
+	_, _ = io.WriteString(w, `</svg>`) // a write error is sticky: Flush reports it
+}
 
-	// Bands behind everything, across lanes and panels.
-	bandTop, bandBottom := faultY-2, panelsBottom
-	for _, f := range d.Faults {
-		start := f.Inject.Sent
-		stop := t1
-		if f.Revert != nil {
-			stop = f.Revert.Acked
-		}
-		fmt.Fprintf(&b, `<rect class="band fault-band" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s" opacity="0.45"/>`,
-			x(start), bandTop, math.Max(1, x(stop)-x(start)), bandBottom-bandTop, colFaultBg)
-	}
-	for _, s := range d.Steps {
-		if s.Skipped || s.Start.IsZero() {
-			continue
-		}
-		fmt.Fprintf(&b, `<rect class="band step-band" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s" opacity="0.45"/>`,
-			x(s.Start), stepY-2, math.Max(1, x(s.End)-x(s.Start)), bandBottom-stepY+2, colStepBg)
-	}
+func (tl *timeline) header(w io.Writer) {
+	name := esc(tl.d.Name)
+	fmt.Fprintf(w, `<svg class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %.0f" width="%d" height="%.0f" role="img" aria-label="timeline of %s" data-drill="%s">`,
+		tl.cfg.width, tl.lay.height, tl.cfg.width, tl.lay.height, name, name)
+	fmt.Fprintf(w, `<title>%s: timeline</title>`, name)
+}
 
-	// Episodes: onset → restored, or onset → end when never restored.
-	for i, e := range d.Episodes {
-		writeEpisode(&b, d, e, i, episodeY, laneH, t1, x)
+// axis is the time axis under the panels, in seconds since load start.
+func (tl *timeline) axis(w io.Writer) {
+	left, plotW, axisY := tlLeft, tl.plotW, tl.lay.axisY
+	fmt.Fprintf(w, `<g class="axis"><line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"/>`, left, axisY, left+plotW, axisY, tl.p.Skipped)
+	step := niceStep(tl.span / 10)
+	for v := 0.0; v <= tl.span+1e-9; v += step {
+		xx := left + plotW*v/tl.span
+		fmt.Fprintf(w, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"/><text x="%.1f" y="%.1f" text-anchor="middle">%ss</text>`,
+			xx, axisY, xx, axisY+4, tl.p.Skipped, xx, axisY+15, trimFloat(v))
 	}
+	fmt.Fprintf(w, `<text x="%.1f" y="%.1f" text-anchor="end">since load start</text></g>`, left-16, axisY+15)
+}
 
-	// Fault lanes.
-	lbl := func(yy float64, text string) {
-		fmt.Fprintf(&b, `<text class="lbl" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, left-6, yy+laneH/2+4, esc(clipText(text, 18)))
-	}
-	if len(d.Faults) == 0 {
-		lbl(faultY, "no fault")
-	}
-	if len(d.Episodes) > 0 {
-		lbl(episodeY, "episodes")
-	}
-	for i, f := range d.Faults {
-		ly := faultY + float64(i)*laneH
-		lbl(ly, "fault")
-		stop := t1
-		reverted := "held to end"
-		if f.Revert != nil {
-			stop = f.Revert.Acked
-			reverted = fmt.Sprintf("reverted t+%.3fs", f.Revert.Sent.Sub(t0).Seconds())
-		}
-		fmt.Fprintf(&b, `<g class="fault"><title>%s: injected t+%.3fs (bracket %s), %s%s</title>`,
-			esc(f.Name), f.Inject.Sent.Sub(t0).Seconds(), FormatDuration(f.Inject.Acked.Sub(f.Inject.Sent)), reverted, errSuffix(f.Error))
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" rx="2" fill="%s"/>`,
-			x(f.Inject.Sent), ly+2, math.Max(2, x(stop)-x(f.Inject.Sent)), laneH-4, colFault)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" style="fill:#fff;font-size:10px">%s</text></g>`,
-			x(f.Inject.Sent)+4, ly+laneH/2+3.5, esc(clipText(f.Name, int(math.Max(0, (x(stop)-x(f.Inject.Sent)-8)/5.6)))))
-	}
-	// Step lanes.
-	for i, s := range d.Steps {
-		ly := stepY + float64(i)*laneH
-		lbl(ly, s.Name)
-		col, state := colStep, "done in "+FormatDuration(s.End.Sub(s.Start))
-		switch {
-		case s.Skipped:
-			col, state = "#8c959f", "skipped: "+s.SkipReason
-		case s.Error != "":
-			col, state = colFault, "failed: "+oneLine(s.Error)
-		}
-		fmt.Fprintf(&b, `<g class="step"><title>%s: start t+%.3fs, %s</title>`, esc(s.Name), s.Start.Sub(t0).Seconds(), esc(state))
-		if s.Skipped || s.Start.IsZero() {
-			at := s.Start
-			if at.IsZero() {
-				at = t1
-			}
-			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" class="lbl">skipped</text></g>`, x(at), ly+laneH/2+4)
-			continue
-		}
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" rx="2" fill="%s"/></g>`,
-			x(s.Start), ly+2, math.Max(2, x(s.End)-x(s.Start)), laneH-4, col)
-	}
-
-	// SLI panels.
-	for i, s := range d.Series {
-		top := panelsTop + float64(i)*(panelH+panelGap)
-		writePanel(&b, d, s, i, top, panelH, left, plotW, x, o.MaxPoints)
-	}
-
-	// Axis.
-	fmt.Fprintf(&b, `<g class="axis"><line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#8c959f"/>`, left, axisY, left+plotW, axisY)
-	step := niceStep(span / 10)
-	for v := 0.0; v <= span+1e-9; v += step {
-		xx := left + plotW*v/span
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#8c959f"/><text x="%.1f" y="%.1f" text-anchor="middle">%ss</text>`,
-			xx, axisY, xx, axisY+4, xx, axisY+15, trimFloat(v))
-	}
-	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end">since load start</text></g>`, left-16, axisY+15)
-
-	// TTR span.
-	if end, ok := ttrEnd(d); ok {
-		start := end.Add(-d.Measures.TTR.Value.D())
-		x0, x1 := x(start), x(end)
-		fmt.Fprintf(&b, `<g class="ttr-span"><title>TTR %s (fault onset → restored)</title>`, esc(FormatMeasure(d.Measures.TTR, true)))
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2"/>`, x0, ttrY+8, x1, ttrY+8, colTTR)
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2"/><line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2"/>`,
-			x0, ttrY+3, x0, ttrY+13, colTTR, x1, ttrY+3, x1, ttrY+13, colTTR)
+// ttrSpan draws the TTR from fault onset to restored, and its row label.
+func (tl *timeline) ttrSpan(w io.Writer) {
+	ttrY, col := tl.lay.ttrY, tl.p.TTR
+	if end, ok := ttrEnd(tl.d); ok {
+		ttr := esc(FormatMeasure(tl.d.Measures.TTR, true))
+		x0, x1 := tl.x(end.Add(-tl.d.Measures.TTR.Value.D())), tl.x(end)
+		fmt.Fprintf(w, `<g class="ttr-span"><title>TTR %s (fault onset → restored)</title>`, ttr)
+		fmt.Fprintf(w, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2"/>`, x0, ttrY+8, x1, ttrY+8, col)
+		fmt.Fprintf(w, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2"/><line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2"/>`,
+			x0, ttrY+3, x0, ttrY+13, col, x1, ttrY+3, x1, ttrY+13, col)
 		anchor, tx := "middle", (x0+x1)/2
 		if x1-x0 < 150 {
 			anchor, tx = "start", x1+6
 		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="%s" style="font-weight:600">TTR %s</text></g>`, tx, ttrY+4, anchor, esc(FormatMeasure(d.Measures.TTR, true)))
+		fmt.Fprintf(w, `<text x="%.1f" y="%.1f" text-anchor="%s" style="font-weight:600">TTR %s</text></g>`, tx, ttrY+4, anchor, ttr)
 	}
-	fmt.Fprintf(&b, `<text class="lbl" x="%.1f" y="%.1f" text-anchor="end">TTR</text>`, left-6, ttrY+12)
-
-	// Markers on top, labels staggered over three rows.
-	type mk struct {
-		kind, text, col string
-		at              *time.Time
-	}
-	marks := []mk{
-		{"impact", "impact", colImpact, tl.Impact},
-		{"detected", "detected", colDetected, tl.Detected},
-		{"restored", "restored", colRestored, tl.Restored},
-		{"caught_up", "caught up", colCaughtUp, tl.CaughtUp},
-	}
-	var lastX [3]float64
-	for i := range lastX {
-		lastX[i] = -1e9
-	}
-	for _, m := range marks {
-		if m.at == nil {
-			continue
-		}
-		xx := x(*m.at)
-		row := -1
-		for r := range lastX {
-			if xx-lastX[r] > 70 {
-				row = r
-				break
-			}
-		}
-		if row < 0 {
-			row = 0
-			for r := range lastX {
-				if lastX[r] < lastX[row] {
-					row = r
-				}
-			}
-		}
-		lastX[row] = xx
-		ly := labelTop + float64(row)*markerRow + 11
-		fmt.Fprintf(&b, `<g class="marker" data-kind="%s"><title>%s at t+%.3fs</title>`, m.kind, m.text, m.at.Sub(t0).Seconds())
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="1.5" stroke-dasharray="4 3"/>`, xx, ly+3, xx, panelsBottom, m.col)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" style="fill:%s;font-weight:600">%s</text></g>`, xx, ly, m.col, m.text)
-	}
-	b.WriteString(`</svg>`)
-	return b.String()
+	fmt.Fprintf(w, `<text class="lbl" x="%.1f" y="%.1f" text-anchor="end">TTR</text>`, tlLeft-6, ttrY+12)
 }
 
 // ttrEnd is where the TTR span ends: the restored instant of the worst
@@ -283,162 +259,59 @@ func ttrEnd(d Drill) (time.Time, bool) {
 	}
 }
 
-// writeEpisode draws one episode in the episode lane (class "episode",
-// data-restored true or false): a bar from onset to restored with the TTR
-// bounds as a whisker at its end, or from onset to the end of the drill
-// labelled "not restored".
-func writeEpisode(b *strings.Builder, d Drill, e Episode, idx int, top, h float64, t1 time.Time, x func(time.Time) float64) {
-	start := e.Onset
-	if start.IsZero() {
-		start = e.Impact
-	}
-	if start.IsZero() {
-		return
-	}
-	t0 := d.Timeline.LoadStarted
-	stop, col, restored := t1, colFault, e.Restored != nil
-	title := fmt.Sprintf("episode %d: %s, onset t+%.3fs%s, not restored", idx+1, e.Fault, start.Sub(t0).Seconds(), parens(e.OnsetSource))
-	label := "not restored"
-	if restored {
-		stop, col = *e.Restored, colEpisode
-		title = fmt.Sprintf("episode %d: %s, onset t+%.3fs%s, restored t+%.3fs, TTR %s %s",
-			idx+1, e.Fault, start.Sub(t0).Seconds(), parens(e.OnsetSource), stop.Sub(t0).Seconds(), FormatMeasure(e.TTR, true), FormatBounds(e.TTR))
-		label = "TTR " + FormatMeasure(e.TTR, false)
-	}
-	x0, x1 := x(start), x(stop)
-	fmt.Fprintf(b, `<g class="episode" data-episode="%d" data-restored="%t"><title>%s</title>`, idx+1, restored, esc(title))
-	fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" rx="2" fill="%s" opacity="0.85"/>`, x0, top+2, math.Max(2, x1-x0), h-4, col)
-	if restored && e.TTR.Valid {
-		lo, hi := e.TTR.Bounds()
-		bx0, bx1 := x(start.Add(lo.D())), x(start.Add(hi.D()))
-		fmt.Fprintf(b, `<line class="bounds" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="3"/>`, bx0, top+h/2, math.Max(bx1, bx0+1), top+h/2, colTTR)
-	}
-	// The label goes inside the bar when it fits, else after it (a
-	// restored episode) or before it (one that runs to the end).
-	style, anchor, tx := "fill:#fff;font-size:10px", "start", x0+4
-	if x1-x0 < float64(len(label))*5.6+8 {
-		style, tx = "fill:"+col+";font-size:10px;font-weight:600", x1+4
-		if !restored {
-			anchor, tx = "end", x0-4
-		}
-	}
-	fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="%s" style="%s">%s</text></g>`, tx, top+h/2+3.5, anchor, style, esc(label))
+// marker is one instant drawn across every panel.
+type marker struct {
+	kind, text, col string
+	at              *time.Time
 }
 
-// writePanel draws one SLI series in a panel.
-func writePanel(b *strings.Builder, d Drill, s Series, idx int, top, h, left, plotW float64, x func(time.Time) float64, maxPts int) {
-	col := seriesColours[idx%len(seriesColours)]
-	bucket := d.Bucket.D()
-	if bucket <= 0 {
-		bucket = 100 * time.Millisecond
-	}
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, p := range s.Points {
-		if p.Present {
-			lo, hi = math.Min(lo, p.Value), math.Max(hi, p.Value)
-		}
-	}
-	if math.IsInf(lo, 1) {
-		lo, hi = 0, 1
-	}
-	lo = math.Min(lo, 0)
-	if s.Unit == "ratio" {
-		lo, hi = math.Min(lo, 0), math.Max(hi, 1)
-	}
-	if hi <= lo {
-		hi = lo + 1
-	}
-	hi += (hi - lo) * 0.05
-	y := func(v float64) float64 { return top + h - (v-lo)/(hi-lo)*h }
-	at := func(i int) time.Time { return s.Start.Add(time.Duration(i) * bucket) }
-
-	fmt.Fprintf(b, `<g class="series" data-series="%s">`, esc(s.Name))
-	fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="none" stroke="#d0d7de"/>`, left, top, plotW, h)
-	// Unhealthy buckets, merged into runs.
-	for i := 0; i < len(s.Healthy); {
-		if s.Healthy[i] {
-			i++
+// markers draws impact, detected, restored and caught up on top of
+// everything, their labels staggered over three rows.
+func (tl *timeline) markers(w io.Writer) {
+	t := tl.d.Timeline
+	rows := newStagger()
+	for _, m := range []marker{
+		{"impact", "impact", tl.p.Impact, t.Impact},
+		{"detected", "detected", tl.p.Detected, t.Detected},
+		{"restored", "restored", tl.p.Restored, t.Restored},
+		{"caught_up", "caught up", tl.p.CaughtUp, t.CaughtUp},
+	} {
+		if m.at == nil {
 			continue
 		}
-		j := i
-		for j < len(s.Healthy) && !s.Healthy[j] {
-			j++
-		}
-		fmt.Fprintf(b, `<rect class="unhealthy" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s" opacity="0.8"/>`,
-			x(at(i)), top+1, math.Max(1, x(at(j))-x(at(i))), h-2, colUnhealth)
-		i = j
+		xx := tl.x(*m.at)
+		ly := tl.lay.labelTop + float64(rows.place(xx))*markerRow + 11
+		fmt.Fprintf(w, `<g class="marker" data-kind="%s"><title>%s at t+%.3fs</title>`, m.kind, m.text, tl.since(*m.at))
+		fmt.Fprintf(w, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="1.5" stroke-dasharray="4 3"/>`, xx, ly+3, xx, tl.lay.panelsBottom, m.col)
+		fmt.Fprintf(w, `<text x="%.1f" y="%.1f" text-anchor="middle" style="fill:%s;font-weight:600">%s</text></g>`, xx, ly, m.col, m.text)
 	}
-	// Gridlines at lo, mid, hi with values.
-	for _, v := range []float64{lo, (lo + hi) / 2, hi} {
-		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#eaeef2"/>`, left, y(v), left+plotW, y(v))
-	}
-	fmt.Fprintf(b, `<text class="lbl" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, left-6, top+12, esc(clipText(s.Name, 18)))
-	fmt.Fprintf(b, `<text class="lbl" x="%.1f" y="%.1f" text-anchor="end" style="font-size:10px">%s %s</text>`, left-6, top+25, trimFloat(hi), esc(s.Unit))
-	fmt.Fprintf(b, `<text class="lbl" x="%.1f" y="%.1f" text-anchor="end" style="font-size:10px">%s</text>`, left-6, top+h-2, trimFloat(lo))
-	// The line, broken where buckets have no data, downsampled to min/max per group.
-	pts := downsample(s.Points, maxPts)
-	b.WriteString(`<path fill="none" stroke="` + col + `" stroke-width="1.3" stroke-linejoin="round" d="`)
-	pen := false
-	for _, p := range pts {
-		if !p.present {
-			pen = false
-			continue
-		}
-		cmd := "L"
-		if !pen {
-			cmd = "M"
-		}
-		fmt.Fprintf(b, "%s%.1f %.1f", cmd, x(at(0))+(x(at(1))-x(at(0)))*(p.idx+0.5), y(p.v))
-		pen = true
-	}
-	b.WriteString(`"/></g>`)
 }
 
-type dsPoint struct {
-	idx     float64 // bucket index (fractional centre allowed)
-	v       float64
-	present bool
-}
+// stagger spreads marker labels over three rows: the first row whose last
+// label is more than 70 pixels to the left, else the row whose last label
+// is furthest left.
+type stagger [3]float64
 
-// downsample keeps at most maxPts points: when there are more, buckets are
-// grouped and each group contributes its minimum and maximum (in order), so
-// spikes and dips stay visible. A group with no data breaks the line.
-func downsample(ps []Point, maxPts int) []dsPoint {
-	if len(ps) <= maxPts {
-		out := make([]dsPoint, len(ps))
-		for i, p := range ps {
-			out[i] = dsPoint{float64(i), p.Value, p.Present}
-		}
-		return out
-	}
-	groups := maxPts / 2
-	size := int(math.Ceil(float64(len(ps)) / float64(groups)))
-	out := make([]dsPoint, 0, 2*groups)
-	for g := 0; g < len(ps); g += size {
-		end := min(g+size, len(ps))
-		mi, ma := -1, -1
-		for i := g; i < end; i++ {
-			if !ps[i].Present {
-				continue
-			}
-			if mi < 0 || ps[i].Value < ps[mi].Value {
-				mi = i
-			}
-			if ma < 0 || ps[i].Value > ps[ma].Value {
-				ma = i
-			}
-		}
-		if mi < 0 {
-			out = append(out, dsPoint{float64(g), 0, false})
-			continue
-		}
-		first, second := min(mi, ma), max(mi, ma)
-		out = append(out, dsPoint{float64(first), ps[first].Value, true})
-		if second != first {
-			out = append(out, dsPoint{float64(second), ps[second].Value, true})
+func newStagger() *stagger { return &stagger{-1e9, -1e9, -1e9} }
+
+func (s *stagger) place(x float64) int {
+	row := -1
+	for r := range s {
+		if x-s[r] > 70 {
+			row = r
+			break
 		}
 	}
-	return out
+	if row < 0 {
+		row = 0
+		for r := range s {
+			if s[r] < s[row] {
+				row = r
+			}
+		}
+	}
+	s[row] = x
+	return row
 }
 
 // niceStep rounds a raw tick step up to 1, 2 or 5 times a power of ten.

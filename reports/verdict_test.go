@@ -122,13 +122,13 @@ func TestTimelineSVGMarksEpisodes(t *testing.T) {
 		{Name: "nemesis", TTR: 2 * time.Second, Episodes: 2},
 		{Name: "never-back", NotRestored: true, Episodes: 2},
 	}})
-	svg := reports.TimelineSVG(run.Drills[0], reports.SVGOptions{})
+	svg := timelineSVG(t, run.Drills[0])
 	assert.Equal(t, 2, strings.Count(svg, `<g class="episode"`))
 	assert.Equal(t, 2, strings.Count(svg, `data-restored="true"`))
 	assert.Equal(t, 2, strings.Count(svg, `class="bounds"`), "each restored episode shows its TTR interval")
 	assert.NotContains(t, svg, "not restored")
 
-	svg = reports.TimelineSVG(run.Drills[1], reports.SVGOptions{})
+	svg = timelineSVG(t, run.Drills[1])
 	assert.Equal(t, 1, strings.Count(svg, `data-restored="true"`))
 	assert.Equal(t, 1, strings.Count(svg, `data-restored="false"`))
 	assert.Contains(t, svg, `>not restored</text>`)

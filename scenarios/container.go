@@ -28,7 +28,7 @@ type Container struct {
 	// ${link:NAME} references expanded.
 	Spec ContainerSpec
 
-	docker       DockerAPI
+	docker       containerAPI
 	networkID    string
 	readyTimeout time.Duration
 

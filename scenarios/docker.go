@@ -3,20 +3,23 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"os"
+	"sync"
 
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 )
 
-// DockerAPI is the part of the Docker Engine API the runtime uses after a
-// container is created: lifecycle, inspection, events, exec, logs, networks
-// and removal. *client.Client (github.com/moby/moby/client) and the client of a
-// testcontainers provider satisfy it; unit tests use the mockery mock in
-// scenarios/mocks.
-type DockerAPI interface {
+// The runtime's boundary with the Docker Engine API, each interface only as
+// large as its users need. *client.Client (github.com/moby/moby/client) and
+// the client of a testcontainers provider satisfy them all; unit tests use
+// the mockery mock of dockerAPI (docker_api_mock_test.go).
+
+// containerAPI is what a [Container] handle does to its container:
+// lifecycle, inspection, events, exec, logs and its network attachment.
+type containerAPI interface {
 	ContainerInspect(ctx context.Context, containerID string, options client.ContainerInspectOptions) (client.ContainerInspectResult, error)
-	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
-	ContainerRemove(ctx context.Context, containerID string, options client.ContainerRemoveOptions) (client.ContainerRemoveResult, error)
 	ContainerKill(ctx context.Context, containerID string, options client.ContainerKillOptions) (client.ContainerKillResult, error)
 	ContainerStop(ctx context.Context, containerID string, options client.ContainerStopOptions) (client.ContainerStopResult, error)
 	ContainerStart(ctx context.Context, containerID string, options client.ContainerStartOptions) (client.ContainerStartResult, error)
@@ -30,22 +33,38 @@ type DockerAPI interface {
 	ExecInspect(ctx context.Context, execID string, options client.ExecInspectOptions) (client.ExecInspectResult, error)
 	NetworkConnect(ctx context.Context, networkID string, options client.NetworkConnectOptions) (client.NetworkConnectResult, error)
 	NetworkDisconnect(ctx context.Context, networkID string, options client.NetworkDisconnectOptions) (client.NetworkDisconnectResult, error)
-	NetworkList(ctx context.Context, options client.NetworkListOptions) (client.NetworkListResult, error)
-	NetworkRemove(ctx context.Context, networkID string, options client.NetworkRemoveOptions) (client.NetworkRemoveResult, error)
-	ImageInspect(ctx context.Context, imageID string, inspectOpts ...client.ImageInspectOption) (client.ImageInspectResult, error)
 	// Events streams the daemon's events ([Container.Events] reads a
 	// container's, over a window).
 	Events(ctx context.Context, options client.EventsListOptions) client.EventsResult
 }
 
-var _ DockerAPI = (*client.Client)(nil)
-var _ DockerAPI = (client.APIClient)(nil)
+// reaperAPI is what teardown and [WipeWith] need: find and remove
+// containers and networks.
+type reaperAPI interface {
+	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
+	ContainerRemove(ctx context.Context, containerID string, options client.ContainerRemoveOptions) (client.ContainerRemoveResult, error)
+	NetworkList(ctx context.Context, options client.NetworkListOptions) (client.NetworkListResult, error)
+	NetworkRemove(ctx context.Context, networkID string, options client.NetworkRemoveOptions) (client.NetworkRemoveResult, error)
+}
+
+// dockerAPI is what a [Running] system needs: its containers' handles, its
+// teardown, and the check that images are present.
+type dockerAPI interface {
+	containerAPI
+	reaperAPI
+	ImageInspect(ctx context.Context, imageID string, inspectOpts ...client.ImageInspectOption) (client.ImageInspectResult, error)
+}
+
+var (
+	_ dockerAPI = (*client.Client)(nil)
+	_ dockerAPI = (client.APIClient)(nil)
+)
 
 // NewDockerClient connects to the Docker daemon the way testcontainers-go
 // finds it (DOCKER_HOST, docker context, ~/.testcontainers.properties, the
 // default socket) and checks that it answers. Close it when done.
 func NewDockerClient(ctx context.Context) (*client.Client, error) {
-	quiet()
+	SetTestcontainersEnv()
 	dc, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDockerUnreachable, err)
@@ -56,3 +75,35 @@ func NewDockerClient(ctx context.Context) (*client.Client, error) {
 	}
 	return dc.Client, nil
 }
+
+// EnvTestcontainersLog, when set, keeps testcontainers-go's default logger,
+// which [SetTestcontainersEnv] otherwise silences.
+const EnvTestcontainersLog = "FIREDRILL_TESTCONTAINERS_LOG"
+
+// testcontainersEnv is the environment testcontainers-go needs here, each
+// variable set only when it is empty.
+var testcontainersEnv = []struct{ name, value string }{
+	// firedrill reaps by itself (labels, cleanup, watchdog, wipe); the
+	// reaper image (Ryuk) cannot be pulled without a registry.
+	{"TESTCONTAINERS_RYUK_DISABLED", "true"},
+	// Published ports are bound to 127.0.0.1: that is where the daemon's
+	// containers are reached (testcontainers-go's Host, Endpoint).
+	{"TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1"},
+}
+
+// SetTestcontainersEnv sets, once, TESTCONTAINERS_RYUK_DISABLED=true and
+// TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 where they are empty, and silences
+// testcontainers-go's logger. The runtime calls it before it uses Docker;
+// code that uses testcontainers-go directly calls it first.
+func SetTestcontainersEnv() { setTestcontainersEnv() }
+
+var setTestcontainersEnv = sync.OnceFunc(func() {
+	if os.Getenv(EnvTestcontainersLog) == "" {
+		tclog.SetDefault(tclog.NewNoopLogger())
+	}
+	for _, kv := range testcontainersEnv {
+		if os.Getenv(kv.name) == "" {
+			_ = os.Setenv(kv.name, kv.value)
+		}
+	}
+})

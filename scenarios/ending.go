@@ -57,24 +57,27 @@ const EndSignalTimeout = 10 * time.Second
 // each stage bounded by a timeout; a hook runs at most once. After a signal
 // the signal is raised again, so the process ends as it would have.
 //
-// The first t with a deadline arms the process's one watchdog: every test of
-// a binary shares the -timeout. t may be nil (no deadline is learnt from it).
+// The first tb with a deadline arms the process's one watchdog: every test
+// of a binary shares the -timeout. tb may be nil (no deadline is learnt
+// from it).
 //
 // It returns a function that unregisters the hook; it is also unregistered
-// by t.Cleanup, registered now, so that it runs after cleanups registered
+// by tb.Cleanup, registered now, so that it runs after cleanups registered
 // later (the normal path) have run.
-func AtEnd(t testing.TB, stage Stage, name string, fn func(ctx context.Context) error) (unregister func()) {
-	if t != nil {
-		t.Helper()
+//
+//nolint:thelper // tb may be nil (no deadline is learnt); Helper is called when it is not
+func AtEnd(tb testing.TB, stage Stage, name string, fn func(ctx context.Context) error) (unregister func()) {
+	if tb != nil {
+		tb.Helper()
 	}
 	unregister = procEnding.add(stage, name, fn)
-	if t != nil {
-		if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+	if tb != nil {
+		if d, ok := tb.(interface{ Deadline() (time.Time, bool) }); ok {
 			if dl, ok := d.Deadline(); ok {
 				procEnding.arm(dl)
 			}
 		}
-		t.Cleanup(unregister)
+		tb.Cleanup(unregister)
 	}
 	return unregister
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/firedrill/firedrill/scenarios"
 )
@@ -25,10 +26,10 @@ func ExampleSystem_Validate() {
 	// invalid system "shop": link "api->db": To "db" is not a container of this system (known: api)
 }
 
-// Start a stub behind a link from the test process, cut the link, restore it.
-func ExampleStart() {
-	t := &testing.T{} // in a real test, the test's own *testing.T
-	run := scenarios.Start(t, scenarios.System{
+// Outside a test: StartContext returns the partly started system with the
+// error, so Close is deferred before the error check.
+func ExampleStartContext() {
+	sys := scenarios.System{
 		Name: "demo",
 		Containers: []scenarios.ContainerSpec{{
 			Name:  "app",
@@ -37,16 +38,47 @@ func ExampleStart() {
 			Ready: scenarios.ReadyHTTP("8080/tcp", "/healthz"),
 		}},
 		Links: []scenarios.LinkSpec{{From: scenarios.Host, To: "app", Port: "8080/tcp"}},
-	})
-	link := run.MustLink("host->app")
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://"+link.HostAddr+"/", nil)
-	if err == nil {
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
+	}
+	ctx := context.Background()
+	run, err := scenarios.StartContext(ctx, sys, scenarios.WithReadyTimeout(time.Minute))
+	if run != nil {
+		defer func() { _ = run.Close(ctx) }()
+	}
+	if err != nil {
+		fmt.Println("start:", err)
+		return
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+run.MustLink("host->app").HostAddr+"/", nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	fmt.Println(resp.Status)
+}
+
+// An option of your own sets fields of the Config the runtime validates
+// after every option has run.
+func ExampleOption() {
+	withPatience := func(d time.Duration) scenarios.Option {
+		return func(c *scenarios.Config) error {
+			c.ReadyTimeout, c.WatchdogMargin = d, d/2
+			return nil
 		}
 	}
-	_ = link.Disable(context.Background()) // the app is unreachable through the link
-	_ = link.Enable(context.Background())
-	// Teardown happens in t.Cleanup; run.Close(ctx) also works and is idempotent.
+	sys := scenarios.System{Containers: []scenarios.ContainerSpec{{Name: "app", Image: scenarios.Image(scenarios.ImageStub)}}}
+	_, err := scenarios.StartContext(context.Background(), sys, withPatience(0))
+	fmt.Println(err)
+	// Output:
+	// option: ready timeout 0s: must be positive
+	// watchdog margin 0s: must be positive
 }
+
+// The code of ExampleStart runs as a test (it needs Docker; skipped under
+// -short).
+func TestExampleStartCutLink(t *testing.T) { cutLink(t) }

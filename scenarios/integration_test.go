@@ -3,7 +3,6 @@ package scenarios
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -73,40 +72,40 @@ func get(addr, path string) (string, error) {
 	return string(b), nil
 }
 
-func dockerClient(t testing.TB) *client.Client {
-	t.Helper()
+func dockerClient(tb testing.TB) *client.Client {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	d, err := NewDockerClient(ctx)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = d.Close() })
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = d.Close() })
 	return d
 }
 
 // leftovers lists the containers and networks carrying every label.
-func leftovers(t testing.TB, labels ...string) (containers, networks []string) {
-	t.Helper()
-	d := dockerClient(t)
+func leftovers(tb testing.TB, labels ...string) (containers, networks []string) {
+	tb.Helper()
+	d := dockerClient(tb)
 	ctx := context.Background()
 	f := client.Filters{}.Add("label", labels...)
 	cs, err := d.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	for _, c := range cs.Items {
 		containers = append(containers, c.ID[:12]+" "+strings.Join(c.Names, ","))
 	}
 	ns, err := d.NetworkList(ctx, client.NetworkListOptions{Filters: f})
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	for _, n := range ns.Items {
 		networks = append(networks, n.Name)
 	}
 	return containers, networks
 }
 
-func assertNothingLeft(t testing.TB, labels ...string) {
-	t.Helper()
-	cs, ns := leftovers(t, labels...)
-	assert.Empty(t, cs, "containers left with %v", labels)
-	assert.Empty(t, ns, "networks left with %v", labels)
+func assertNothingLeft(tb testing.TB, labels ...string) {
+	tb.Helper()
+	cs, ns := leftovers(tb, labels...)
+	assert.Empty(tb, cs, "containers left with %v", labels)
+	assert.Empty(tb, ns, "networks left with %v", labels)
 }
 
 func TestTwoContainerSystemTrafficThroughProxy(t *testing.T) {
@@ -132,7 +131,7 @@ func TestTwoContainerSystemTrafficThroughProxy(t *testing.T) {
 
 	require.NoError(t, link.Disable(ctx))
 	_, err = get(link.HostAddr, "/")
-	assert.Error(t, err, "a disabled link cuts traffic")
+	require.Error(t, err, "a disabled link cuts traffic")
 
 	require.NoError(t, link.Enable(ctx))
 	body, err = get(link.HostAddr, "/")
@@ -173,7 +172,7 @@ func TestExitDuringReadinessCarriesLogs(t *testing.T) {
 	require.NotNil(t, r)
 	t.Cleanup(func() { _ = r.Close(context.Background()) })
 	require.Error(t, err)
-	assert.ErrorIs(t, err, ErrContainerExited)
+	require.ErrorIs(t, err, ErrContainerExited)
 	assert.Contains(t, err.Error(), "listen on no-such-host.invalid:80", "the error carries the container's log")
 	assert.Contains(t, err.Error(), "app ("+Image(ImageStub)+")")
 	assert.Less(t, took, 10*time.Second, "fails at once, not after the 30 s ready timeout")
@@ -224,7 +223,7 @@ func TestContainerHandles(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(addr, "127.0.0.1:"), addr)
 	_, err = app.Endpoint(ctx, "9999/tcp")
-	assert.Error(t, err)
+	require.Error(t, err)
 
 	// Exec: the stub image is FROM scratch, so there is nothing to run.
 	code, _, err := app.Exec(ctx, []string{"/no-such-binary"})
@@ -233,7 +232,7 @@ func TestContainerHandles(t *testing.T) {
 	// Disconnect cuts the link's upstream; Connect restores it with the alias.
 	require.NoError(t, app.Disconnect(ctx))
 	_, err = get(link.HostAddr, "/")
-	assert.Error(t, err, "the app is off the network")
+	require.Error(t, err, "the app is off the network")
 	require.NoError(t, app.Connect(ctx))
 	require.Eventually(t, func() bool { _, err := get(link.HostAddr, "/"); return err == nil }, 5*time.Second, 20*time.Millisecond, "reconnected with its alias")
 	require.Eventually(t, func() bool {
@@ -267,7 +266,7 @@ func TestContainerHandles(t *testing.T) {
 	assert.Equal(t, 137, st.ExitCode)
 	began := time.Now()
 	err = app.WaitReady(ctx)
-	assert.ErrorIs(t, err, ErrContainerExited)
+	require.ErrorIs(t, err, ErrContainerExited)
 	assert.Less(t, time.Since(began), 3*time.Second)
 
 	require.NoError(t, app.Start(ctx))
@@ -451,7 +450,7 @@ func TestSignalLeavesNothing(t *testing.T) {
 			go func() { _, _ = io.Copy(io.Discard, pipe) }()
 			err = cmd.Wait()
 			var ee *exec.ExitError
-			require.True(t, errors.As(err, &ee), "helper exits on %v: %v", sig, err)
+			require.ErrorAs(t, err, &ee, "helper exits on %v: %v", sig, err)
 			assert.Contains(t, stderr.String(), "ending early: tearing down running system")
 			assertNothingLeft(t, LabelRun+"="+runID)
 		})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"time"
 )
 
 // Labels set on every Docker resource the runtime creates.
@@ -25,8 +26,8 @@ const (
 	LabelContainer = "firedrill.container"
 )
 
-// EnvRunID is the environment variable that sets the run id of this process;
-// when it is empty a random id is chosen once per process.
+// EnvRunID is the environment variable that sets the run id of this process
+// ([RunID]).
 const EnvRunID = "FIREDRILL_RUN_ID"
 
 // Errors returned by the runtime, matched with errors.Is.
@@ -47,11 +48,14 @@ var runID = sync.OnceValue(func() string {
 	if id := os.Getenv(EnvRunID); id != "" {
 		return id
 	}
-	return newID()
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + newID()
 })
 
-// RunID returns this process's run id: $FIREDRILL_RUN_ID, or a random id
-// chosen once per process. It is the value of [LabelRun].
+// RunID returns this process's run id: $FIREDRILL_RUN_ID when it is set and
+// not empty, otherwise an id chosen once per process from the time and
+// random bits ("20060102T150405Z-0123456789ab"). It is the value of
+// [LabelRun] on every resource the process creates and the run id of its
+// drill reports.
 func RunID() string { return runID() }
 
 func newID() string {

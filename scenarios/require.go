@@ -21,12 +21,12 @@ var dockerErr = sync.OnceValue(func() error {
 // test (Docker tests are integration tests); otherwise, when the daemon does
 // not answer, it fails the test with the fix: start the daemon (sudo dockerd
 // &) or run .ci/run, which starts it.
-func RequireDocker(t testing.TB) {
-	t.Helper()
+func RequireDocker(tb testing.TB) {
+	tb.Helper()
 	if testing.Short() {
-		t.Skip("needs Docker: skipped under -short")
+		tb.Skip("needs Docker: skipped under -short")
 	}
 	if err := dockerErr(); err != nil {
-		t.Fatalf("this test needs Docker and the daemon does not answer: %v\nfix: start the Docker daemon (sudo dockerd &), or run .ci/run, which starts it", err)
+		tb.Fatalf("this test needs Docker and the daemon does not answer: %v\nfix: start the Docker daemon (sudo dockerd &), or run .ci/run, which starts it", err)
 	}
 }

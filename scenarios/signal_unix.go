@@ -50,7 +50,7 @@ func (c *Container) SignalProcess(ctx context.Context, signal string) (sent, ack
 	acked = time.Now()
 	switch {
 	case errors.Is(err, syscall.EPERM):
-		return time.Time{}, time.Time{}, fmt.Errorf("signal %s: %w: %v", c.Name, ErrNotLocal, err)
+		return time.Time{}, time.Time{}, fmt.Errorf("signal %s: %w: %w", c.Name, ErrNotLocal, err)
 	case err != nil:
 		return time.Time{}, time.Time{}, fmt.Errorf("signal %s (pid %d) with %s: %w", c.Name, st.Pid, signal, err)
 	}

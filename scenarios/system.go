@@ -138,135 +138,182 @@ func (l LinkSpec) linkName() string {
 // cycles. The error is a *[ValidationError] listing every problem with its
 // fix.
 func (s System) Validate() error {
-	var p []string
-	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
-
+	var p problems
 	if s.Name != "" && !nameRE.MatchString(s.Name) {
-		add("system name %q: use letters, digits, '_', '.' or '-' only", s.Name)
+		p.add("system name %q: use letters, digits, '_', '.' or '-' only", s.Name)
 	}
 	if len(s.Containers) == 0 {
-		add("no containers: declare at least one ContainerSpec")
+		p.add("no containers: declare at least one ContainerSpec")
 	}
 	specs := map[string]ContainerSpec{}
 	for i, c := range s.Containers {
-		label := fmt.Sprintf("container %q", c.Name)
-		switch {
-		case c.Name == "":
-			label = fmt.Sprintf("container #%d", i)
-			add("%s has no name: set ContainerSpec.Name (it is also the network alias)", label)
-		case !nameRE.MatchString(c.Name):
-			add("%s: name must start with a letter or digit and hold only letters, digits, '_', '.' or '-'", label)
-		case c.Name == Host || c.Name == ToxiproxyAlias:
-			add("%s: the name %q is reserved; choose another", label, c.Name)
-		default:
-			if _, dup := specs[c.Name]; dup {
-				add("duplicate container name %q: names must be unique in a system", c.Name)
-			} else {
-				specs[c.Name] = c
-			}
-		}
-		if strings.TrimSpace(c.Image) == "" {
-			add("%s has no image: set ContainerSpec.Image (e.g. scenarios.Image(scenarios.ImageStub)) and build it with `make images`", label)
-		}
-		for _, port := range c.Ports {
-			if _, err := normalizePort(port); err != nil {
-				add("%s: %v", label, err)
-			}
-		}
-		if c.Memory < 0 || (c.Memory > 0 && c.Memory < minMemory) {
-			add("%s: memory limit %d bytes is below Docker's minimum of 6 MiB (%d); raise it or leave it 0", label, c.Memory, minMemory)
-		}
-		if c.NanoCPUs < 0 {
-			add("%s: NanoCPUs %d is negative; use 0 for no limit", label, c.NanoCPUs)
-		}
-		if c.ReadyTimeout < 0 {
-			add("%s: ReadyTimeout %v is negative", label, c.ReadyTimeout)
-		}
-		if rp, ok := c.Ready.(interface{ readinessPorts() []string }); ok {
-			for _, port := range rp.readinessPorts() {
-				if !hasPort(c.Ports, port) {
-					add("%s: readiness checks port %s, which is not in Ports %v: add it to Ports", label, port, c.Ports)
-				}
-			}
-		}
+		p.checkContainer(i, c, specs)
 	}
-
 	links := map[string]bool{}
 	for i, l := range s.Links {
-		name := l.linkName()
-		label := fmt.Sprintf("link %q", name)
-		if l.Name == "" && (l.From == "" || l.To == "") {
-			label = fmt.Sprintf("link #%d", i)
-		}
-		if links[name] {
-			add("duplicate link name %q: set LinkSpec.Name to tell the links apart", name)
-		}
-		links[name] = true
-		if strings.ContainsAny(name, "{}$ \t\n") {
-			add("%s: a link name cannot contain '{', '}', '$' or spaces", label)
-		}
-		switch {
-		case l.From == "":
-			add("%s has no From: set it to a container name or scenarios.Host", label)
-		case l.From == l.To:
-			add("%s links container %q to itself", label, l.From)
-		case l.From != Host:
-			if _, ok := specs[l.From]; !ok {
-				add("%s: From %q is not a container of this system (known: %s); use a declared name or scenarios.Host", label, l.From, known(specs))
-			}
-		}
-		var target ContainerSpec
-		targetOK := false
-		switch l.To {
-		case "":
-			add("%s has no To: set it to the server container's name", label)
-		case Host:
-			add("%s: To cannot be scenarios.Host; links go to containers", label)
-		default:
-			target, targetOK = specs[l.To]
-			if !targetOK {
-				add("%s: To %q is not a container of this system (known: %s)", label, l.To, known(specs))
-			}
-		}
-		port, err := normalizePort(l.Port)
-		switch {
-		case l.Port == "":
-			add("%s has no Port: set it to one of %q's Ports, e.g. \"8080/tcp\"", label, l.To)
-		case err != nil:
-			add("%s: %v", label, err)
-		case targetOK && !hasPort(target.Ports, port):
-			add("%s: port %s is not exposed by container %q (Ports %v): add %q to its Ports", label, port, l.To, target.Ports, port)
-		}
-		if strings.HasSuffix(port, "/udp") || strings.HasSuffix(port, "/sctp") {
-			add("%s: toxiproxy proxies TCP only, not %s", label, port)
-		}
+		p.checkLink(i, l, specs, links)
 	}
-
 	for _, c := range s.Containers {
-		refs := []string{}
-		for _, k := range sortedKeys(c.Env) {
-			refs = append(refs, c.Env[k])
-		}
-		refs = append(refs, c.Cmd...)
-		for _, v := range refs {
-			if strings.Count(v, "${link:") != len(linkRefRE.FindAllString(v, -1)) {
-				add("container %q: malformed link reference in %q: write ${link:NAME}", c.Name, v)
-			}
-			for _, m := range linkRefRE.FindAllStringSubmatch(v, -1) {
-				if !links[m[1]] {
-					add("container %q refers to unknown link %q in %q: declare a LinkSpec named %q (links: %s)", c.Name, m[1], v, m[1], knownLinks(s.Links))
-				}
-			}
-		}
+		p.checkLinkRefs(c, links, s.Links)
 	}
-
 	if cycle := s.dependencyCycle(); cycle != nil {
-		add("links form a dependency cycle %s: a link's From waits for its To to be ready, so break the cycle", strings.Join(cycle, " -> "))
+		p.add("links form a dependency cycle %s: a link's From waits for its To to be ready, so break the cycle", strings.Join(cycle, " -> "))
 	}
 	if len(p) == 0 {
 		return nil
 	}
 	return &ValidationError{System: s.name(), Problems: p}
+}
+
+// problems collects what [System.Validate] finds, in the order found.
+type problems []string
+
+func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Sprintf(format, args...)) }
+
+// checkContainer checks container #i and records it in specs by name when
+// its name is valid and new.
+func (p *problems) checkContainer(i int, c ContainerSpec, specs map[string]ContainerSpec) {
+	label := p.checkContainerName(i, c, specs)
+	if strings.TrimSpace(c.Image) == "" {
+		p.add("%s has no image: set ContainerSpec.Image (e.g. scenarios.Image(scenarios.ImageStub)) and build it with `make images`", label)
+	}
+	for _, port := range c.Ports {
+		if _, err := normalizePort(port); err != nil {
+			p.add("%s: %v", label, err)
+		}
+	}
+	p.checkLimits(label, c)
+	if rp, ok := c.Ready.(interface{ readinessPorts() []string }); ok {
+		for _, port := range rp.readinessPorts() {
+			if !hasPort(c.Ports, port) {
+				p.add("%s: readiness checks port %s, which is not in Ports %v: add it to Ports", label, port, c.Ports)
+			}
+		}
+	}
+}
+
+// checkContainerName checks the name of container #i, records the
+// container in specs when the name is valid and new, and returns the label
+// that names the container in problems.
+func (p *problems) checkContainerName(i int, c ContainerSpec, specs map[string]ContainerSpec) (label string) {
+	label = fmt.Sprintf("container %q", c.Name)
+	switch {
+	case c.Name == "":
+		label = fmt.Sprintf("container #%d", i)
+		p.add("%s has no name: set ContainerSpec.Name (it is also the network alias)", label)
+	case !nameRE.MatchString(c.Name):
+		p.add("%s: name must start with a letter or digit and hold only letters, digits, '_', '.' or '-'", label)
+	case c.Name == Host || c.Name == ToxiproxyAlias:
+		p.add("%s: the name %q is reserved; choose another", label, c.Name)
+	default:
+		if _, dup := specs[c.Name]; dup {
+			p.add("duplicate container name %q: names must be unique in a system", c.Name)
+		} else {
+			specs[c.Name] = c
+		}
+	}
+	return label
+}
+
+// checkLimits checks the container's memory, CPU and readiness limits.
+func (p *problems) checkLimits(label string, c ContainerSpec) {
+	if c.Memory < 0 || (c.Memory > 0 && c.Memory < minMemory) {
+		p.add("%s: memory limit %d bytes is below Docker's minimum of 6 MiB (%d); raise it or leave it 0", label, c.Memory, minMemory)
+	}
+	if c.NanoCPUs < 0 {
+		p.add("%s: NanoCPUs %d is negative; use 0 for no limit", label, c.NanoCPUs)
+	}
+	if c.ReadyTimeout < 0 {
+		p.add("%s: ReadyTimeout %v is negative", label, c.ReadyTimeout)
+	}
+}
+
+// checkLink checks link #i against the containers (specs) and records its
+// name in links.
+func (p *problems) checkLink(i int, l LinkSpec, specs map[string]ContainerSpec, links map[string]bool) {
+	name := l.linkName()
+	label := fmt.Sprintf("link %q", name)
+	if l.Name == "" && (l.From == "" || l.To == "") {
+		label = fmt.Sprintf("link #%d", i)
+	}
+	if links[name] {
+		p.add("duplicate link name %q: set LinkSpec.Name to tell the links apart", name)
+	}
+	links[name] = true
+	if strings.ContainsAny(name, "{}$ \t\n") {
+		p.add("%s: a link name cannot contain '{', '}', '$' or spaces", label)
+	}
+	p.checkLinkFrom(label, l, specs)
+	target, targetOK := p.checkLinkTo(label, l, specs)
+	p.checkLinkPort(label, l, target, targetOK)
+}
+
+// checkLinkFrom checks the link's client end.
+func (p *problems) checkLinkFrom(label string, l LinkSpec, specs map[string]ContainerSpec) {
+	switch {
+	case l.From == "":
+		p.add("%s has no From: set it to a container name or scenarios.Host", label)
+	case l.From == l.To:
+		p.add("%s links container %q to itself", label, l.From)
+	case l.From != Host:
+		if _, ok := specs[l.From]; !ok {
+			p.add("%s: From %q is not a container of this system (known: %s); use a declared name or scenarios.Host", label, l.From, known(specs))
+		}
+	}
+}
+
+// checkLinkTo checks the link's server end and returns its container, if
+// it is one of specs.
+func (p *problems) checkLinkTo(label string, l LinkSpec, specs map[string]ContainerSpec) (target ContainerSpec, ok bool) {
+	switch l.To {
+	case "":
+		p.add("%s has no To: set it to the server container's name", label)
+	case Host:
+		p.add("%s: To cannot be scenarios.Host; links go to containers", label)
+	default:
+		target, ok = specs[l.To]
+		if !ok {
+			p.add("%s: To %q is not a container of this system (known: %s)", label, l.To, known(specs))
+		}
+	}
+	return target, ok
+}
+
+// checkLinkPort checks the link's port: well-formed, TCP, and exposed by
+// its target when the target is known (targetOK).
+func (p *problems) checkLinkPort(label string, l LinkSpec, target ContainerSpec, targetOK bool) {
+	port, err := normalizePort(l.Port)
+	switch {
+	case l.Port == "":
+		p.add("%s has no Port: set it to one of %q's Ports, e.g. \"8080/tcp\"", label, l.To)
+	case err != nil:
+		p.add("%s: %v", label, err)
+	case targetOK && !hasPort(target.Ports, port):
+		p.add("%s: port %s is not exposed by container %q (Ports %v): add %q to its Ports", label, port, l.To, target.Ports, port)
+	}
+	if strings.HasSuffix(port, "/udp") || strings.HasSuffix(port, "/sctp") {
+		p.add("%s: toxiproxy proxies TCP only, not %s", label, port)
+	}
+}
+
+// checkLinkRefs checks the ${link:NAME} references of a container's Env
+// (in key order) and Cmd against the declared links.
+func (p *problems) checkLinkRefs(c ContainerSpec, links map[string]bool, declared []LinkSpec) {
+	refs := []string{}
+	for _, k := range sortedKeys(c.Env) {
+		refs = append(refs, c.Env[k])
+	}
+	refs = append(refs, c.Cmd...)
+	for _, v := range refs {
+		if strings.Count(v, "${link:") != len(linkRefRE.FindAllString(v, -1)) {
+			p.add("container %q: malformed link reference in %q: write ${link:NAME}", c.Name, v)
+		}
+		for _, m := range linkRefRE.FindAllStringSubmatch(v, -1) {
+			if !links[m[1]] {
+				p.add("container %q refers to unknown link %q in %q: declare a LinkSpec named %q (links: %s)", c.Name, m[1], v, m[1], knownLinks(declared))
+			}
+		}
+	}
 }
 
 // deps returns, per container, the containers it links to (and so waits for).

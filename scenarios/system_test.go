@@ -2,7 +2,10 @@ package scenarios
 
 import (
 	"context"
+	"errors"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -116,7 +119,7 @@ func TestValidate(t *testing.T) {
 				return
 			}
 			require.Error(t, err)
-			assert.ErrorIs(t, err, ErrInvalidSystem)
+			require.ErrorIs(t, err, ErrInvalidSystem)
 			var verr *ValidationError
 			require.ErrorAs(t, err, &verr)
 			assert.Equal(t, sys.name(), verr.System)
@@ -176,9 +179,9 @@ func TestDependencyOrder(t *testing.T) {
 func TestOptions(t *testing.T) {
 	t.Parallel()
 	_, err := StartContext(context.Background(), validSystem(), WithReadyTimeout(0))
-	assert.ErrorContains(t, err, "ready timeout")
+	require.ErrorContains(t, err, "ready timeout")
 	_, err = StartContext(context.Background(), validSystem(), WithRunID(""))
-	assert.ErrorContains(t, err, "run id")
+	require.ErrorContains(t, err, "run id")
 	r, err := newRunning(validSystem(), WithRunID("r1"), WithTestName("T"))
 	require.NoError(t, err)
 	assert.Equal(t, "r1", r.RunID)
@@ -187,4 +190,49 @@ func TestOptions(t *testing.T) {
 		LabelFiredrill: "true", LabelRun: "r1", LabelTest: "T", LabelSystem: "shop",
 		LabelInstance: r.Instance, LabelContainer: "db",
 	}, l)
+}
+
+// Options see the defaults, run in order, and the result is validated: an
+// option of the user's own cannot leave an invalid configuration.
+func TestConfigDefaultsOptionsValidation(t *testing.T) {
+	t.Parallel()
+	var seen Config
+	cfg, err := newConfig(
+		func(c *Config) error { seen = *c; return nil },
+		WithReadyTimeout(time.Minute),
+		func(c *Config) error { c.ReadyTimeout *= 2; c.Logf = nil; return nil },
+	)
+	require.NoError(t, err)
+	assert.Equal(t, DefaultReadyTimeout, seen.ReadyTimeout, "options receive the defaults")
+	assert.Equal(t, EndMargin, seen.WatchdogMargin)
+	assert.Equal(t, RunID(), seen.RunID)
+	assert.Equal(t, 2*time.Minute, cfg.ReadyTimeout, "options apply in order")
+	require.NotNil(t, cfg.Logf, "a nil Logf discards")
+	require.NotNil(t, cfg.TestcontainersLogger)
+
+	_, err = newConfig(func(c *Config) error { c.RunID, c.WatchdogMargin = "", -time.Second; return nil })
+	require.ErrorContains(t, err, "run id: must not be empty")
+	require.ErrorContains(t, err, "watchdog margin -1s: must be positive")
+
+	boom := errors.New("boom")
+	_, err = newConfig(func(*Config) error { return boom })
+	require.ErrorIs(t, err, boom, "an option's error stops the start")
+}
+
+func TestRunIDIsOnePerProcess(t *testing.T) {
+	t.Parallel()
+	id := RunID()
+	assert.NotEmpty(t, id)
+	assert.Equal(t, id, RunID())
+	if os.Getenv(EnvRunID) == "" {
+		assert.Regexp(t, `^\d{8}T\d{6}Z-[0-9a-f]{12}$`, id)
+	}
+}
+
+func TestSetTestcontainersEnv(t *testing.T) {
+	t.Parallel()
+	SetTestcontainersEnv()
+	for _, kv := range testcontainersEnv {
+		assert.NotEmpty(t, os.Getenv(kv.name), kv.name)
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"testing"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
@@ -14,7 +13,7 @@ import (
 // teardown removes the containers ids (force, volumes, in parallel), then
 // any other container labelled with instance, then the network(s) of the
 // instance. Resources already gone are not errors.
-func teardown(ctx context.Context, d DockerAPI, ids []string, networkID, instance string) error {
+func teardown(ctx context.Context, d reaperAPI, ids []string, networkID, instance string) error {
 	var (
 		mu   sync.Mutex
 		errs []error
@@ -85,18 +84,15 @@ func short(id string) string {
 	return id
 }
 
-// track registers r's teardown with the process's ending handler (e), so
-// that SIGINT, SIGTERM or the approach of -timeout tear it down; t (may be
-// nil) tells the handler the test's deadline. Close unregisters it.
-func (r *Running) track(e *ending, t testing.TB) {
-	hook := func(ctx context.Context) error { return r.Close(ctx) }
-	name := "tearing down running system " + r.System.name()
-	var unregister func()
-	if t != nil && e == procEnding {
-		unregister = AtEnd(t, StageSystems, name, hook)
-	} else {
-		unregister = e.add(StageSystems, name, hook)
-	}
+// registerEnd registers an end hook and returns the function that
+// unregisters it: [AtEnd] bound to a test, or an ending's add.
+type registerEnd func(stage Stage, name string, fn func(ctx context.Context) error) (unregister func())
+
+// track registers r's teardown with the process's ending handler through
+// register, so that SIGINT, SIGTERM or the approach of -timeout tear it
+// down. Close unregisters it.
+func (r *Running) track(register registerEnd) {
+	unregister := register(StageSystems, "tearing down running system "+r.System.name(), r.Close)
 	r.mu.Lock()
 	r.unregister = unregister
 	r.mu.Unlock()

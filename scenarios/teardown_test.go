@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-
 )
 
 var forceRemove = client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}
@@ -72,8 +71,8 @@ func TestTeardownIgnoresGoneAndJoinsErrors(t *testing.T) {
 
 	err := teardown(ctx, d, []string{"gone", "stuck"}, "net1", "i1")
 	require.Error(t, err)
-	assert.ErrorIs(t, err, boom, "a failed removal is reported")
-	assert.ErrorIs(t, err, netErr, "and the network removal is still attempted")
+	require.ErrorIs(t, err, boom, "a failed removal is reported")
+	require.ErrorIs(t, err, netErr, "and the network removal is still attempted")
 	assert.NotContains(t, err.Error(), "gone", "a container already gone is not an error")
 	assert.Contains(t, err.Error(), "remove container stuck")
 }
@@ -104,7 +103,7 @@ func TestWatchdogClosesBeforeDeadline(t *testing.T) {
 	e, _ := testEnding(t)
 	r, err := newRunning(validSystem())
 	require.NoError(t, err)
-	r.track(e, nil)
+	r.track(e.add)
 	deadline := time.Now().Add(400 * time.Millisecond)
 	e.arm(deadline)
 	require.Eventually(t, r.isClosed, time.Second, 5*time.Millisecond)
@@ -133,8 +132,8 @@ func TestCloseWaitsForTheFirstClose(t *testing.T) {
 	second := make(chan error, 1)
 	go func() { second <- r.Close(ctx) }()
 	select {
-	case <-second:
-		t.Fatal("the second Close returned while the first was still tearing down")
+	case err := <-second:
+		t.Fatalf("the second Close returned (%v) while the first was still tearing down", err)
 	case <-time.After(50 * time.Millisecond):
 	}
 	close(release)
@@ -162,7 +161,7 @@ func TestWipeRemovesOnlyLabelled(t *testing.T) {
 	}}, nil).Once()
 	d.EXPECT().NetworkRemove(ctx, "n1", client.NetworkRemoveOptions{}).Return(client.NetworkRemoveResult{}, nil).Once()
 
-	removed, err := WipeWith(ctx, d, "firedrill=true")
+	removed, err := wipe(ctx, d, "firedrill=true")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"aaaaaaaaaaaa /fd-1-app"}, removed.Containers)
 	assert.Equal(t, []string{"n1 fd-net"}, removed.Networks)
@@ -173,6 +172,6 @@ func TestWipeRemovesOnlyLabelled(t *testing.T) {
 func TestWipeRefusesNoFilter(t *testing.T) {
 	t.Parallel()
 	d := newMockDockerAPI(t)
-	_, err := WipeWith(context.Background(), d)
+	_, err := wipe(context.Background(), d)
 	require.ErrorContains(t, err, "refusing")
 }

@@ -24,7 +24,7 @@ func Wipe(ctx context.Context) (Removed, error) {
 		return Removed{}, err
 	}
 	defer d.Close()
-	return WipeWith(ctx, d, LabelFiredrill+"=true")
+	return wipe(ctx, d, LabelFiredrill+"=true")
 }
 
 // WipeRun removes the containers and networks of one run id (see [RunID]).
@@ -37,13 +37,17 @@ func WipeRun(ctx context.Context, runID string) (Removed, error) {
 		return Removed{}, err
 	}
 	defer d.Close()
-	return WipeWith(ctx, d, LabelFiredrill+"=true", LabelRun+"="+runID)
+	return wipe(ctx, d, LabelFiredrill+"=true", LabelRun+"="+runID)
 }
 
 // WipeWith removes, through d, the containers and then the networks that
 // carry every one of the given labels ("key=value"); at least one label is
 // required.
-func WipeWith(ctx context.Context, d DockerAPI, labels ...string) (Removed, error) {
+func WipeWith(ctx context.Context, d client.APIClient, labels ...string) (Removed, error) {
+	return wipe(ctx, d, labels...)
+}
+
+func wipe(ctx context.Context, d reaperAPI, labels ...string) (Removed, error) {
 	var out Removed
 	if len(labels) == 0 {
 		return out, errors.New("wipe: no label filter: refusing to remove unlabelled resources")

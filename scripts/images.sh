@@ -2,7 +2,8 @@
 # images.sh builds every image firedrill uses, here, from source or from
 # Debian's packages. Nothing is pulled from a container registry.
 #
-#   scripts/images.sh [NAME...]     NAME: toxiproxy postgres stub pipeline (default: all)
+#   scripts/images.sh [NAME...]     NAME: toxiproxy postgres stub pipeline
+#                                   prometheus alertmanager (default: all)
 #
 # Each image is tagged firedrill/NAME:<inputs hash>, where the hash covers
 # everything the image is made from (this script, the postgres entrypoint,
@@ -29,6 +30,16 @@
 #                        entrypoint /pipeline (subcommand as cmd). Skipped
 #                        with a notice while that directory does not exist.
 #   The Go images run as uid/gid 65534 and have an empty /tmp (mode 1777).
+#
+#   firedrill/prometheus    Prometheus (the pin PROMETHEUS_VERSION below) and
+#   firedrill/alertmanager  Alertmanager (ALERTMANAGER_VERSION), built from
+#                        the Go module proxy, FROM scratch, without web UI
+#                        assets (the HTTP API and /-/ready work). Their hash
+#                        covers only the pin, the Go toolchain, the build
+#                        flags and their recipe (upstream_image), not the
+#                        rest of this script: editing other parts does not
+#                        redo the ~6 min Prometheus build. How to run them:
+#                        see "Upstream images" below.
 #
 #   firedrill/postgres   PostgreSQL 15 from Debian bookworm's packages
 #                        (mmdebstrap --variant=apt, then docker import).
@@ -86,7 +97,7 @@ if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 	export PATH="$PATH:/usr/local/go/bin"
 fi
 
-ALL=(toxiproxy postgres stub pipeline)
+ALL=(toxiproxy postgres stub pipeline prometheus alertmanager)
 DEBIAN_SUITE=bookworm
 DEBIAN_PACKAGES=postgresql-15
 DEBIAN_MIRROR=${FIREDRILL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -97,6 +108,15 @@ DEB_CACHE=${FIREDRILL_DEB_CACHE:-/var/cache/firedrill/debs}
 # builds a cold set under another prefix so nobody's images are touched); the
 # code uses firedrill/NAME:local or the FIREDRILL_NAME_IMAGE overrides.
 PREFIX=${FIREDRILL_IMAGE_PREFIX:-firedrill}
+
+# Upstream programs built from the Go module proxy: the version pins, in one
+# place. Changing a pin (or the build flags) rebuilds that image only.
+PROMETHEUS_MODULE=github.com/prometheus/prometheus
+PROMETHEUS_VERSION=v0.316.0 # Prometheus 3.16.0 (module v0.3XX.Y = release 3.XX.Y)
+ALERTMANAGER_MODULE=github.com/prometheus/alertmanager
+ALERTMANAGER_VERSION=v0.35.0
+UPSTREAM_BUILD_FLAGS=(-trimpath -mod=readonly)
+UPSTREAM_LDFLAGS="-s -w"
 
 die() { printf 'images.sh: %s\n' "$*" >&2; exit 1; }
 now() { date +%s.%N; }
@@ -173,6 +193,115 @@ go_image() {
 	[ -n "$expose" ] && changes+=(--change "EXPOSE $expose")
 	tar --numeric-owner --owner=0 --group=0 -C "$stage" -cf - . |
 		docker import --message "firedrill scripts/images.sh" "${changes[@]}" - "$tag" >/dev/null
+}
+
+# ---- Upstream images: firedrill/prometheus, firedrill/alertmanager --------
+# RUN-FLAGS-PLACEHOLDER
+
+# upstream_inputs NAME prints what firedrill/NAME is made from: the pinned
+# module version, the Go toolchain, the build flags and the text of
+# upstream_image (the recipe: files, config, entrypoint, ownership). Nothing
+# else of this script or of the repository: it is cheap (no go command runs),
+# so an unchanged rerun only looks the tag up.
+upstream_inputs() {
+	local name=$1 mod ver
+	case $name in
+	prometheus) mod=$PROMETHEUS_MODULE ver=$PROMETHEUS_VERSION ;;
+	alertmanager) mod=$ALERTMANAGER_MODULE ver=$ALERTMANAGER_VERSION ;;
+	esac
+	printf 'upstream %s %s@%s\n' "$name" "$mod" "$ver"
+	printf 'go %s %s %s cgo=%s goos=%s\n' "$GOVERSION" "$GOARCH" "$GOFLAGS" "$CGO_ENABLED" "$GOOS"
+	printf 'flags %s ldflags %s\n' "${UPSTREAM_BUILD_FLAGS[*]}" "$UPSTREAM_LDFLAGS"
+	printf 'recipe %s\n' "$(declare -f upstream_image | sha)"
+}
+
+# upstream_image NAME TAG builds firedrill/NAME from its pinned module: the
+# module's source from the Go module proxy (go mod download), a static binary
+# (CGO_ENABLED=0, GOWORK=off, the module's own go.mod and go.sum), then
+# FROM scratch with docker import. Layout (like the upstream images, minus
+# busybox and the VOLUME):
+#   /bin/NAME                      the program (entrypoint)
+#   /etc/NAME/NAME.yml             a minimal default config (root, 0644)
+#   /NAME                          data directory, WORKDIR, 65534:65534 0775
+#   /tmp                           empty, 1777
+#   /LICENSE /NOTICE               from the module
+upstream_image() {
+	local name=$1 tag=$2 mod ver pkg cmd expose dir src stage version ldflags conf
+	case $name in
+	prometheus)
+		mod=$PROMETHEUS_MODULE ver=$PROMETHEUS_VERSION pkg=./cmd/prometheus expose=9090/tcp
+		cmd='["--config.file=/etc/prometheus/prometheus.yml","--storage.tsdb.path=/prometheus"]'
+		conf='global:
+  scrape_interval: 15s
+  evaluation_interval: 15s
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: ["localhost:9090"]
+'
+		;;
+	alertmanager)
+		mod=$ALERTMANAGER_MODULE ver=$ALERTMANAGER_VERSION pkg=./cmd/alertmanager expose=9093/tcp
+		cmd='["--config.file=/etc/alertmanager/alertmanager.yml","--storage.path=/alertmanager","--cluster.listen-address="]'
+		conf='route:
+  receiver: "null"
+receivers:
+  - name: "null"
+'
+		;;
+	*) die "upstream_image: unknown image $name" ;;
+	esac
+	stage="$WORK/$name/root" src="$WORK/$name/src"
+	mkdir -p "$WORK/$name"
+	# The module source, verified against go.sum's checksum database like
+	# any download (outside any module, so firedrill's go.mod is untouched).
+	if ! (cd "$WORK/$name" && GOWORK=off GO111MODULE=on go mod download -json "$mod@$ver") >"$WORK/$name/download.json" 2>&1; then
+		cat "$WORK/$name/download.json" >&2
+		die "$name: go mod download $mod@$ver failed (GOPROXY=$(go env GOPROXY))"
+	fi
+	dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' "$WORK/$name/download.json")
+	[ -n "$dir" ] && [ -d "$dir" ] || die "$name: no source directory in go mod download's answer"
+	# A writable copy: the module cache is read-only, and Alertmanager's
+	# module lacks the built web UI that ui/web.go embeds (ui/app/dist, made
+	# by npm in a release build): a placeholder page stands in for it.
+	cp -R "$dir" "$src"
+	chmod -R u+w "$src"
+	if [ "$name" = alertmanager ] && [ ! -d "$src/ui/app/dist" ]; then
+		mkdir -p "$src/ui/app/dist/elm" "$src/ui/app/dist/mantine"
+		printf '<!doctype html><title>Alertmanager</title><p>The web UI is not built into this image (firedrill); the API is under /api/v2/.\n' |
+			tee "$src/ui/app/dist/elm/index.html" >"$src/ui/app/dist/mantine/index.html"
+	fi
+	version=$(tr -d '[:space:]' <"$src/VERSION" 2>/dev/null || true)
+	ldflags="$UPSTREAM_LDFLAGS"
+	ldflags+=" -X github.com/prometheus/common/version.Version=${version:-${ver#v}}"
+	ldflags+=" -X github.com/prometheus/common/version.Revision=$ver"
+	ldflags+=" -X github.com/prometheus/common/version.Branch=$ver"
+	ldflags+=" -X github.com/prometheus/common/version.BuildUser=firedrill"
+	mkdir -p "$stage/bin" "$stage/etc/$name" "$stage/$name" "$stage/tmp"
+	(cd "$src" && GOWORK=off go build "${UPSTREAM_BUILD_FLAGS[@]}" -ldflags "$ldflags" -o "$stage/bin/$name" "$pkg") ||
+		die "$name: go build $mod@$ver $pkg failed"
+	printf '%s' "$conf" >"$stage/etc/$name/$name.yml"
+	chmod 0644 "$stage/etc/$name/$name.yml"
+	chmod 0755 "$stage/bin" "$stage/etc" "$stage/etc/$name"
+	chmod 0775 "$stage/$name"
+	chmod 1777 "$stage/tmp"
+	for f in LICENSE NOTICE; do
+		[ ! -f "$src/$f" ] || install -m 0644 "$src/$f" "$stage/$f"
+	done
+	# Everything root-owned but the data directory, which the program's user
+	# (65534) must be able to write: one tar, its last entry appended with
+	# the other owner.
+	(cd "$stage" && find . -mindepth 1 -maxdepth 1 ! -name "$name" | sort |
+		tar --numeric-owner --owner=0 --group=0 -cf "$WORK/$name/rootfs.tar" -T -)
+	tar --numeric-owner --owner=65534 --group=65534 -C "$stage" -rf "$WORK/$name/rootfs.tar" "./$name"
+	docker import --message "firedrill scripts/images.sh" \
+		--change "ENTRYPOINT [\"/bin/$name\"]" \
+		--change "CMD $cmd" \
+		--change "USER 65534:65534" \
+		--change "WORKDIR /$name" \
+		--change "EXPOSE $expose" \
+		--change "LABEL org.firedrill.image=$name org.firedrill.inputs=${tag##*:} org.firedrill.upstream=$mod@$ver" \
+		"$WORK/$name/rootfs.tar" "$tag" >/dev/null
 }
 
 postgres_inputs() {
@@ -287,11 +416,13 @@ image() {
 			return 0
 		fi
 		;;
-	postgres) pkg= ;;
+	postgres | prometheus | alertmanager) pkg= ;;
 	*) die "unknown image $name (known: ${ALL[*]})" ;;
 	esac
 	if [ "$name" = postgres ]; then
 		hash=$(postgres_inputs | sha)
+	elif [ -z "$pkg" ]; then
+		hash=$(upstream_inputs "$name" | sha)
 	else
 		hash=$(go_inputs "$pkg" | sha) || die "$name: go list $pkg failed"
 	fi
@@ -308,6 +439,10 @@ image() {
 		stub) go_image "$name" "$pkg" "$tag" '["/stub"]' '[]' 8080/tcp ;;
 		pipeline) go_image "$name" "$pkg" "$tag" '["/pipeline"]' '[]' ;;
 		postgres) postgres_image "$tag" ;;
+		prometheus | alertmanager)
+			printf '%-10s %-9s %s\n' "$name" building "(go build from the module proxy; prometheus takes about 6 min cold on 2 cores)"
+			upstream_image "$name" "$tag"
+			;;
 		esac
 		status=built
 		prune "$ref" "$tag"

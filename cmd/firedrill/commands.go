@@ -56,9 +56,7 @@ func (c *reportCmd) Run(e *env) error {
 type compareCmd struct {
 	Threshold  float64 `default:"0.1" help:"Smallest relative change of the median TTR that counts (0.1 = 10%)."`
 	Alpha      float64 `default:"0.05" help:"Significance level of the Mann-Whitney U test."`
-	Confidence float64 `default:"0.95" help:"Level of the bootstrap confidence interval."`
-	Resamples  int     `default:"2000" help:"Bootstrap resamples."`
-	Seed       uint64  `default:"1" help:"Seed of the bootstrap (same seed, same interval)."`
+	Confidence float64 `default:"0.95" help:"Level of the confidence interval of the change."`
 	Base       string  `arg:"" help:"Base runs: a run file or a directory of run files."`
 	Head       string  `arg:"" help:"Head runs: a run file or a directory of run files."`
 }
@@ -71,8 +69,6 @@ func (c *compareCmd) Run(e *env) error {
 		return badInput(fmt.Errorf("compare: --alpha %g: must be between 0 and 1", c.Alpha))
 	case c.Confidence <= 0 || c.Confidence >= 1:
 		return badInput(fmt.Errorf("compare: --confidence %g: must be between 0 and 1", c.Confidence))
-	case c.Resamples < 100:
-		return badInput(fmt.Errorf("compare: --resamples %d: need at least 100", c.Resamples))
 	}
 	base, err := reports.ReadPaths(c.Base)
 	if err != nil {
@@ -85,7 +81,7 @@ func (c *compareCmd) Run(e *env) error {
 	if err := reports.MatchDrills(base, head); err != nil {
 		return badInput(fmt.Errorf("compare %s (base) with %s (head): %w", c.Base, c.Head, err))
 	}
-	opts := reports.CompareOptions{Threshold: c.Threshold, Alpha: c.Alpha, Confidence: c.Confidence, Resamples: c.Resamples, Seed: c.Seed}
+	opts := reports.CompareOptions{Threshold: c.Threshold, Alpha: c.Alpha, Confidence: c.Confidence}
 	if c.Threshold == 0 {
 		opts.Threshold = 1e-12 // 0 means "any change"; the zero value would mean the default
 	}

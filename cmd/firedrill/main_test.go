@@ -262,7 +262,7 @@ func TestCLIReportFormats(t *testing.T) {
 		require.Equal(t, 0, r.code, r.stderr)
 		b, err := os.ReadFile(path)
 		require.NoError(t, err)
-		assert.Positive(t, len(b), format)
+		assert.NotEmpty(t, b, format)
 	}
 	// A JSON report of merged runs reads back as a valid run.
 	merged := filepath.Join(out, "merged.json")

@@ -143,6 +143,8 @@ func WithTTRs(start time.Time, samples map[string][]float64, names []string) []r
 	return runs
 }
 
+// drill builds one sample of spec starting at t0: its timeline, episodes
+// and faults, recovery steps, measures, integrity, series and budgets.
 func drill(rng *rand.Rand, c Config, spec DrillSpec, sample int, t0 time.Time) reports.Drill {
 	b := c.Bucket
 	mean := spec.TTR
@@ -153,65 +155,24 @@ func drill(rng *rand.Rand, c Config, spec DrillSpec, sample int, t0 time.Time) r
 	if spec.NoImpact {
 		ttr = 0
 	}
-	ms := time.Millisecond
 	tl := reports.Timeline{
 		LoadStarted:    t0,
 		SteadyVerified: t0.Add(2 * time.Second),
 		FaultSent:      t0.Add(5 * time.Second),
-		FaultAcked:     t0.Add(5*time.Second + 3*ms),
+		FaultAcked:     t0.Add(5*time.Second + 3*time.Millisecond),
 	}
-	onset := tl.FaultSent
-	tl.Onset = ptr(onset)
-	eps, faults := episodes(rng, c, spec, onset, ttr)
-	last := eps[len(eps)-1]
-	restored := onset.Add(ttr)
-	if last.Restored != nil {
-		restored = *last.Restored
-	}
-	end := last.Onset.Add(ttr + time.Duration(10)*b + c.Tail)
-	if last.Restored != nil {
-		end = restored.Add(time.Duration(10)*b + c.Tail)
-	}
+	tl.Onset = ptr(tl.FaultSent)
+	eps, faults := episodes(rng, c, spec, tl.FaultSent, ttr)
+	restored := timelineEnd(&tl, c, spec, eps, ttr)
+	tl.FaultReverted = ptr(faults[len(faults)-1].Revert.Acked)
 	if spec.NoImpact {
-		end = onset.Add(8 * time.Second)
 		eps = nil
 	}
-	tl.End = end
-	tl.FaultReverted = ptr(faults[len(faults)-1].Revert.Acked)
 	var steps []reports.Step
 	if !spec.NoImpact {
-		impact := onset.Add(b)
-		detected := onset.Add(ttr / 5)
-		tl.Impact = &impact
-		tl.Detected = &detected
-		rs := detected.Add(200 * ms)
-		s1 := reports.Step{Name: "pipelinectl status", Start: rs, End: rs.Add(300 * ms), Output: `{"lag_s": 4.2, "checkpoint": 1812, "last_error": "dial lake: connection refused"}`}
-		s2 := reports.Step{Name: "pipelinectl resume", Start: s1.End, End: s1.End.Add(ttr / 4), Output: "resumed from checkpoint 1812\n<ok> & done"}
-		steps = []reports.Step{s1, s2}
-		tl.RecoveryStart = &rs
-		tl.RecoveryDone = &s2.End
-		if !spec.NotRestored {
-			tl.Restored = &restored
-			cu := restored.Add(1500 * ms)
-			tl.CaughtUp = &cu
-		}
+		steps = recovery(&tl, spec, ttr, b, restored)
 	}
-	m := reports.Measures{
-		TTR:      worstTTR(eps),
-		Requests: int64(end.Sub(t0) / ms), LateStarts: int64(rng.IntN(5)),
-	}
-	if spec.NoImpact {
-		m.TTR = reports.Measure{Valid: true, Source: "buckets"}
-	}
-	if !spec.NoImpact {
-		m.TTD = bounded(tl.Detected.Sub(onset), 3*ms, 50*ms, "detector polls")
-		if tl.Restored != nil {
-			m.Impact = bounded(restored.Sub(*tl.Impact), 2*ms, b, "buckets")
-			m.CatchUp = bounded(tl.CaughtUp.Sub(onset), 3*ms, b, "probe lag_s")
-		}
-		m.Runbook = bounded(tl.RecoveryDone.Sub(*tl.RecoveryStart), 0, 0, "")
-		m.FailedRequests = int64(ttr/ms) * 8 / 10 * int64(len(eps))
-	}
+	m := measures(rng, tl, spec, eps, ttr, b)
 	acked := m.Requests - m.FailedRequests
 	d := reports.Drill{
 		Name: spec.Name, Sample: sample, Bucket: reports.Duration(b), HealthyRun: 10,
@@ -224,6 +185,83 @@ func drill(rng *rand.Rand, c Config, spec DrillSpec, sample int, t0 time.Time) r
 		Restored:  !spec.NotRestored && spec.Error == "",
 		Seed:      spec.Seed,
 	}
+	mishaps(&d, spec)
+	d.Series = series(rng, d, b)
+	budgets(&d, spec)
+	d.Passed = spec.Error == "" && len(d.Failed()) == 0 && d.Restored && len(d.RevertFailed) == 0
+	if spec.TestFailure != "" {
+		d.TestFailed, d.TestFailure, d.Passed = true, spec.TestFailure, false
+	}
+	return d
+}
+
+// timelineEnd sets the end of tl: 10 buckets and the tail after the last
+// episode was restored (or would have been), 8 s after onset without
+// impact. It returns when the last episode was restored (or would have been).
+func timelineEnd(tl *reports.Timeline, c Config, spec DrillSpec, eps []reports.Episode, ttr time.Duration) time.Time {
+	onset, last := tl.FaultSent, eps[len(eps)-1]
+	restored := onset.Add(ttr)
+	if last.Restored != nil {
+		restored = *last.Restored
+	}
+	tl.End = last.Onset.Add(ttr + 10*c.Bucket + c.Tail)
+	if last.Restored != nil {
+		tl.End = restored.Add(10*c.Bucket + c.Tail)
+	}
+	if spec.NoImpact {
+		tl.End = onset.Add(8 * time.Second)
+	}
+	return restored
+}
+
+// recovery marks impact, detection and the runbook in tl (and restored
+// and caught up unless spec is never restored) and returns the runbook's
+// two steps.
+func recovery(tl *reports.Timeline, spec DrillSpec, ttr, bucket time.Duration, restored time.Time) []reports.Step {
+	ms := time.Millisecond
+	onset := tl.FaultSent
+	impact := onset.Add(bucket)
+	detected := onset.Add(ttr / 5)
+	tl.Impact = &impact
+	tl.Detected = &detected
+	rs := detected.Add(200 * ms)
+	s1 := reports.Step{Name: "pipelinectl status", Start: rs, End: rs.Add(300 * ms), Output: `{"lag_s": 4.2, "checkpoint": 1812, "last_error": "dial lake: connection refused"}`}
+	s2 := reports.Step{Name: "pipelinectl resume", Start: s1.End, End: s1.End.Add(ttr / 4), Output: "resumed from checkpoint 1812\n<ok> & done"}
+	tl.RecoveryStart = &rs
+	tl.RecoveryDone = &s2.End
+	if !spec.NotRestored {
+		tl.Restored = &restored
+		cu := restored.Add(1500 * ms)
+		tl.CaughtUp = &cu
+	}
+	return []reports.Step{s1, s2}
+}
+
+// measures are the drill's measures from its timeline and episodes.
+func measures(rng *rand.Rand, tl reports.Timeline, spec DrillSpec, eps []reports.Episode, ttr, bucket time.Duration) reports.Measures {
+	ms := time.Millisecond
+	m := reports.Measures{
+		TTR:      worstTTR(eps),
+		Requests: int64(tl.End.Sub(tl.LoadStarted) / ms), LateStarts: int64(rng.IntN(5)),
+	}
+	if spec.NoImpact {
+		m.TTR = reports.Measure{Valid: true, Source: "buckets"}
+		return m
+	}
+	onset := tl.FaultSent
+	m.TTD = bounded(tl.Detected.Sub(onset), 3*ms, 50*ms, "detector polls")
+	if tl.Restored != nil {
+		m.Impact = bounded(tl.Restored.Sub(*tl.Impact), 2*ms, bucket, "buckets")
+		m.CatchUp = bounded(tl.CaughtUp.Sub(onset), 3*ms, bucket, "probe lag_s")
+	}
+	m.Runbook = bounded(tl.RecoveryDone.Sub(*tl.RecoveryStart), 0, 0, "")
+	m.FailedRequests = int64(ttr/ms) * 8 / 10 * int64(len(eps))
+	return m
+}
+
+// mishaps adds what spec says went wrong besides recovery: samples of
+// lost and late writes, a fault that could not be reverted.
+func mishaps(d *reports.Drill, spec DrillSpec) {
 	if spec.Lost > 0 {
 		d.Integrity.LostSample = []string{"evt-000101", "evt-000102", "evt-000103"}[:min(3, int(spec.Lost))]
 	}
@@ -234,13 +272,6 @@ func drill(rng *rand.Rand, c Config, spec DrillSpec, sample int, t0 time.Time) r
 		d.RevertFailed = []string{spec.RevertFail}
 		d.Faults[len(d.Faults)-1].Error = "revert: " + spec.RevertFail
 	}
-	d.Series = series(rng, d, b)
-	budgets(&d, spec)
-	d.Passed = spec.Error == "" && len(d.Failed()) == 0 && d.Restored && len(d.RevertFailed) == 0
-	if spec.TestFailure != "" {
-		d.TestFailed, d.TestFailure, d.Passed = true, spec.TestFailure, false
-	}
-	return d
 }
 
 // episodes builds the schedule's faults and the episode each one causes:

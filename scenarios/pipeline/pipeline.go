@@ -6,8 +6,10 @@
 // Start hands back typed handles for drills: the containers and links to
 // break, the ingest workload (an at-least-once client), a lag probe, a
 // correctness probe, a completeness reader and the tooling as recovery
-// steps. The system itself lives in app/ and cmd/pipeline; its contract is
-// app/CONTRACT.md.
+// steps. Start and its handles are the whole public surface: the system
+// itself lives in internal/ (its application packages) and cmd/pipeline
+// (the one binary, built into the image firedrill/pipeline); its contract is
+// CONTRACT.md beside this file.
 package pipeline
 
 import (
@@ -31,11 +33,11 @@ import (
 	"github.com/firedrill/firedrill/drills/slo"
 	"github.com/firedrill/firedrill/recovery"
 	"github.com/firedrill/firedrill/scenarios"
-	"github.com/firedrill/firedrill/scenarios/pipeline/app/ctl"
-	"github.com/firedrill/firedrill/scenarios/pipeline/app/ingest"
-	"github.com/firedrill/firedrill/scenarios/pipeline/app/loader"
-	"github.com/firedrill/firedrill/scenarios/pipeline/app/store"
-	"github.com/firedrill/firedrill/scenarios/pipeline/app/verify"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/ctl"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/ingest"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/loader"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/store"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/verify"
 )
 
 // Names of the containers and links of the system.
@@ -123,15 +125,15 @@ type Pipeline struct {
 // Start starts the pipeline for a test; everything is torn down when the
 // test ends, however it ends. It fails the test when the system cannot start
 // and, like scenarios.Start, skips it under -short.
-func Start(t testing.TB, opts ...scenarios.Option) *Pipeline {
-	t.Helper()
-	r := scenarios.Start(t, System(), opts...)
-	p, err := handles(t.Context(), r)
+func Start(tb testing.TB, opts ...scenarios.Option) *Pipeline {
+	tb.Helper()
+	r := scenarios.Start(tb, System(), opts...)
+	p, err := handles(tb.Context(), r)
 	if p != nil {
-		t.Cleanup(p.close)
+		tb.Cleanup(p.close)
 	}
 	if err != nil {
-		t.Fatalf("start pipeline: %v", err)
+		tb.Fatalf("start pipeline: %v", err)
 	}
 	return p
 }
@@ -214,8 +216,10 @@ func handles(ctx context.Context, r *scenarios.Running) (*Pipeline, error) {
 	return p, nil
 }
 
-// IngestOption configures Ingest.
-type IngestOption func(*ingestConfig)
+// IngestOption configures Ingest. Options are applied over the defaults,
+// in order, and the result is validated; an option that fails makes the
+// workload invalid, which its Validate (and so the drill engine) reports.
+type IngestOption func(*ingestConfig) error
 
 type ingestConfig struct {
 	prefix  string
@@ -225,21 +229,52 @@ type ingestConfig struct {
 }
 
 // WithPoison makes request seq send a poison event (its amount a string:
-// quarantined by schema version 1, accepted by version 2) when poison(seq).
+// quarantined by schema version 1, accepted by version 2) when poison(seq);
+// nil sends none.
 func WithPoison(poison func(seq uint64) bool) IngestOption {
-	return func(c *ingestConfig) { c.poison = poison }
+	return func(c *ingestConfig) error { c.poison = poison; return nil }
 }
 
-// WithRequestTimeout bounds each request, retries included (default 2s).
-// A request still unacknowledged then is a failure: its event is not
-// acknowledged (it may still land; that is not a loss).
+// WithRequestTimeout bounds each request, retries included (default 2s;
+// must be positive). A request still unacknowledged then is a failure: its
+// event is not acknowledged (it may still land; that is not a loss).
 func WithRequestTimeout(d time.Duration) IngestOption {
-	return func(c *ingestConfig) { c.timeout = d }
+	return func(c *ingestConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("request timeout %v: must be positive", d)
+		}
+		c.timeout = d
+		return nil
+	}
 }
 
-// WithIDPrefix sets the prefix of event ids (default: a per-call unique one).
+// WithIDPrefix sets the prefix of event ids (default: a per-call unique
+// one; must not be empty).
 func WithIDPrefix(prefix string) IngestOption {
-	return func(c *ingestConfig) { c.prefix = prefix }
+	return func(c *ingestConfig) error {
+		if prefix == "" {
+			return errors.New("id prefix: must not be empty")
+		}
+		c.prefix = prefix
+		return nil
+	}
+}
+
+// ingestOptions applies opts over the defaults of the n-th Ingest workload.
+func ingestOptions(n int64, opts []IngestOption) (ingestConfig, error) {
+	cfg := ingestConfig{
+		prefix:  fmt.Sprintf("ev%d-%d", os.Getpid(), n),
+		timeout: 2 * time.Second,
+		source:  "drill",
+	}
+	var errs []error
+	for _, o := range opts {
+		errs = append(errs, o(&cfg))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return cfg, fmt.Errorf("configure ingest: %w", err)
+	}
+	return cfg, nil
 }
 
 // Ingest is the open-model ingest workload: request seq posts one event
@@ -247,15 +282,7 @@ func WithIDPrefix(prefix string) IngestOption {
 // with the same id on 503 or a network error until it is acknowledged or the
 // request times out. The acknowledged id is the event id.
 func (p *Pipeline) Ingest(pacer load.Pacer, opts ...IngestOption) load.Workload {
-	n := p.ingests.Add(1)
-	cfg := ingestConfig{
-		prefix:  fmt.Sprintf("ev%d-%d", os.Getpid(), n),
-		timeout: 2 * time.Second,
-		source:  "drill",
-	}
-	for _, o := range opts {
-		o(&cfg)
-	}
+	cfg, err := ingestOptions(p.ingests.Add(1), opts)
 	client := &ingest.Client{
 		URL:           p.CollectorURL,
 		HTTP:          load.NewClient(0),
@@ -277,7 +304,13 @@ func (p *Pipeline) Ingest(pacer load.Pacer, opts ...IngestOption) load.Workload 
 		}
 		return id, nil
 	}
-	return load.New(pacer, op, load.WithName("ingest"), load.WithTimeout(cfg.timeout))
+	lopts := []load.Option{load.WithName("ingest"), load.WithTimeout(cfg.timeout)}
+	if err != nil {
+		// load.New keeps a failed option's error for Validate, which
+		// keeps Ingest usable inside a drill's struct literal.
+		lopts = append(lopts, func(*load.Workload) error { return err })
+	}
+	return load.New(pacer, op, lopts...)
 }
 
 // loaderDo sends a request to the loader's HTTP port. Docker maps a new
@@ -308,9 +341,24 @@ func (p *Pipeline) loaderDo(ctx context.Context, method, path, body string) (*ht
 	return do("http://" + ep)
 }
 
+// Metrics is the loader's /metrics document: State ("starting",
+// "running", "backoff", "paused" or "stopped"), Checkpoint, LakeHead,
+// LagEvents and LagSeconds, Quarantine, the counters LoadedTotal,
+// QuarantinedTotal, BatchesTotal and ErrorsTotal, LastError and
+// LastErrorAt, LastBatchAt, BackoffSeconds, SchemaVersion, Paused and
+// PauseReason, and CorruptField (the bad deploy in force, if any).
+type Metrics = loader.Metrics
+
+// Diff is the difference between the warehouse and schema(lake), by event
+// id: LakeRows, Events and Quarantined count what was compared; Missing,
+// Extra and Wrong list the events lost, foreign or corrupt; QuarantineWrong
+// lists the rows misfiled in or out of quarantine. Empty reports that there
+// is no difference; String summarises it.
+type Diff = verify.Diff
+
 // Metrics reads the loader's /metrics.
-func (p *Pipeline) Metrics(ctx context.Context) (loader.Metrics, error) {
-	var m loader.Metrics
+func (p *Pipeline) Metrics(ctx context.Context) (Metrics, error) {
+	var m Metrics
 	resp, err := p.loaderDo(ctx, http.MethodGet, "/metrics", "")
 	if err != nil {
 		return m, fmt.Errorf("read loader metrics: %w", err)
@@ -379,7 +427,7 @@ func (p *Pipeline) Landed(ctx context.Context) ([]string, error) {
 
 // Diff compares the whole warehouse with schema version v applied to the
 // whole lake (meant for after catch-up).
-func (p *Pipeline) Diff(ctx context.Context, v int) (verify.Diff, error) {
+func (p *Pipeline) Diff(ctx context.Context, v int) (Diff, error) {
 	return verify.Compare(ctx, p.lake, p.wh, v, -1)
 }
 

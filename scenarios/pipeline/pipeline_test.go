@@ -2,11 +2,15 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/firedrill/firedrill/drills/load"
 	"github.com/firedrill/firedrill/faults"
 )
 
@@ -70,4 +74,45 @@ func TestPoisonTrafficTogglesAndRecordsItsWindow(t *testing.T) {
 	since, until, ok := f.Bounds()
 	require.True(t, ok)
 	assert.False(t, until.Before(since))
+}
+
+func TestIngestOptionsAreValidated(t *testing.T) {
+	t.Parallel()
+	p := &Pipeline{}
+	for _, tc := range []struct {
+		name string
+		opts []IngestOption
+		want string // "" when valid
+	}{
+		{"defaults", nil, ""},
+		{"all set", []IngestOption{WithIDPrefix("x"), WithRequestTimeout(time.Second), WithPoison(func(uint64) bool { return true })}, ""},
+		{"nil poison", []IngestOption{WithPoison(nil)}, ""},
+		{"zero timeout", []IngestOption{WithRequestTimeout(0)}, "request timeout"},
+		{"empty prefix", []IngestOption{WithIDPrefix("")}, "id prefix"},
+		{"both wrong", []IngestOption{WithIDPrefix(""), WithRequestTimeout(-time.Second)}, "request timeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := p.Ingest(load.Constant(1), tc.opts...).Validate()
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestIngestDefaultsAndOptions(t *testing.T) {
+	t.Parallel()
+	cfg, err := ingestOptions(3, nil)
+	require.NoError(t, err)
+	assert.Equal(t, fmt.Sprintf("ev%d-3", os.Getpid()), cfg.prefix)
+	assert.Equal(t, 2*time.Second, cfg.timeout)
+	assert.Equal(t, "drill", cfg.source)
+	cfg, err = ingestOptions(3, []IngestOption{WithIDPrefix("a"), WithIDPrefix("b"), WithRequestTimeout(time.Second)})
+	require.NoError(t, err)
+	assert.Equal(t, "b", cfg.prefix, "later options win")
+	assert.Equal(t, time.Second, cfg.timeout)
 }

@@ -18,14 +18,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/firedrill/firedrill/scenarios/pipeline/app/collector"
-	"github.com/firedrill/firedrill/scenarios/pipeline/app/loader"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/collector"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/loader"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/pgtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, "cmd")) }
 
 func freeAddr(t *testing.T) string {
+	t.Helper()
 	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
@@ -145,7 +146,7 @@ func TestIntegrationBinaryEndToEnd(t *testing.T) {
 		go func() { done <- c.Wait() }()
 		select {
 		case err := <-done:
-			assert.NoError(t, err, "exit 0 after SIGTERM")
+			require.NoError(t, err, "exit 0 after SIGTERM")
 		case <-time.After(10 * time.Second):
 			t.Fatal("no exit after SIGTERM")
 		}

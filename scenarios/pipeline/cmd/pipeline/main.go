@@ -4,7 +4,7 @@
 //	pipeline loader      [-addr :8081]   lake → warehouse (LAKE_DSN, WAREHOUSE_DSN)
 //	pipeline pipelinectl COMMAND ...     recovery tooling (see pipelinectl -h)
 //
-// See scenarios/pipeline/app/CONTRACT.md.
+// See scenarios/pipeline/CONTRACT.md.
 package main
 
 import (
@@ -24,10 +24,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/firedrill/firedrill/scenarios/pipeline/app/collector"
-	"github.com/firedrill/firedrill/scenarios/pipeline/app/ctl"
-	"github.com/firedrill/firedrill/scenarios/pipeline/app/loader"
-	"github.com/firedrill/firedrill/scenarios/pipeline/app/store"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/collector"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/ctl"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/loader"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/store"
 )
 
 const usage = `usage: pipeline collector|loader|pipelinectl [flags]
@@ -120,46 +120,80 @@ func runCollector(ctx context.Context, args []string, stderr io.Writer) int {
 	return serve(ctx, *addr, srv, log, "collector")
 }
 
-func runLoader(ctx context.Context, args []string, stderr io.Writer) int {
+// loaderFlags are the loader subcommand's settings.
+type loaderFlags struct {
+	addr, lakeDSN, whDSN string
+	cfg                  loader.Config
+}
+
+// parseLoaderFlags reads the loader's flags (and their environment
+// defaults); false means the usage was wrong and has been reported.
+func parseLoaderFlags(args []string, stderr io.Writer) (loaderFlags, bool) {
+	var f loaderFlags
 	fs := flag.NewFlagSet("loader", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", envOr("LOADER_ADDR", ":8081"), "listen address for /healthz and /metrics (env LOADER_ADDR)")
-	lakeDSN := fs.String("lake", os.Getenv("LAKE_DSN"), "lake DSN (env LAKE_DSN)")
-	whDSN := fs.String("warehouse", os.Getenv("WAREHOUSE_DSN"), "warehouse DSN (env WAREHOUSE_DSN)")
-	poll := fs.Duration("poll", durEnv("LOADER_POLL", 50*time.Millisecond), "poll interval when caught up (env LOADER_POLL)")
-	batch := fs.Int("batch", intEnv("LOADER_BATCH", 500), "rows per batch (env LOADER_BATCH)")
-	batchMax := fs.Int("batch-max", intEnv("LOADER_BATCH_MAX", 2000), "batches double while full up to this (env LOADER_BATCH_MAX)")
-	opTimeout := fs.Duration("op-timeout", 10*time.Second, "bound on one lake read or warehouse write; a hung database becomes an error (and backoff) after it")
-	corrupt := fs.String("corrupt", os.Getenv("LOADER_CORRUPT_FIELD"), "bad deploy: corrupt this field (amount, user_id, ts, kind) (env LOADER_CORRUPT_FIELD)")
+	fs.StringVar(&f.addr, "addr", envOr("LOADER_ADDR", ":8081"), "listen address for /healthz and /metrics (env LOADER_ADDR)")
+	fs.StringVar(&f.lakeDSN, "lake", os.Getenv("LAKE_DSN"), "lake DSN (env LAKE_DSN)")
+	fs.StringVar(&f.whDSN, "warehouse", os.Getenv("WAREHOUSE_DSN"), "warehouse DSN (env WAREHOUSE_DSN)")
+	fs.DurationVar(&f.cfg.Poll, "poll", durEnv("LOADER_POLL", 50*time.Millisecond), "poll interval when caught up (env LOADER_POLL)")
+	fs.IntVar(&f.cfg.Batch, "batch", intEnv("LOADER_BATCH", 500), "rows per batch (env LOADER_BATCH)")
+	fs.IntVar(&f.cfg.BatchMax, "batch-max", intEnv("LOADER_BATCH_MAX", 2000), "batches double while full up to this (env LOADER_BATCH_MAX)")
+	fs.DurationVar(&f.cfg.OpTimeout, "op-timeout", 10*time.Second, "bound on one lake read or warehouse write; a hung database becomes an error (and backoff) after it")
+	fs.StringVar(&f.cfg.Corrupt, "corrupt", os.Getenv("LOADER_CORRUPT_FIELD"), "bad deploy: corrupt this field (amount, user_id, ts, kind) (env LOADER_CORRUPT_FIELD)")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return f, false
 	}
-	if *lakeDSN == "" || *whDSN == "" || fs.NArg() > 0 {
+	if f.lakeDSN == "" || f.whDSN == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "loader: LAKE_DSN and WAREHOUSE_DSN (or -lake, -warehouse) are required and no arguments are accepted")
-		return 2
+		return f, false
 	}
-	if _, err := loader.Corrupter(*corrupt); err != nil {
+	if _, err := loader.Corrupter(f.cfg.Corrupt); err != nil {
 		fmt.Fprintln(stderr, "loader:", err)
+		return f, false
+	}
+	return f, true
+}
+
+func runLoader(ctx context.Context, args []string, stderr io.Writer) int {
+	f, ok := parseLoaderFlags(args, stderr)
+	if !ok {
 		return 2
 	}
 	log := logger(stderr, "loader")
-	lake, err := store.Open(ctx, *lakeDSN, 4)
+	lake, err := store.Open(ctx, f.lakeDSN, 4)
 	if err != nil {
 		log.Error("bad lake DSN", "err", err)
 		return 2
 	}
 	defer lake.Close()
-	wh, err := store.Open(ctx, *whDSN, 4)
+	wh, err := store.Open(ctx, f.whDSN, 4)
 	if err != nil {
 		log.Error("bad warehouse DSN", "err", err)
 		return 2
 	}
 	defer wh.Close()
-	l, err := loader.New(lake, wh, loader.Config{Poll: *poll, Batch: *batch, BatchMax: *batchMax, OpTimeout: *opTimeout, Corrupt: *corrupt, Log: log})
+	f.cfg.Log = log
+	l, err := loader.New(lake, wh, f.cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "loader:", err)
 		return 2
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = l.Run(ctx)
+	}()
+	code := serve(ctx, f.addr, loaderMux(l), log, "loader")
+	cancel()
+	<-done
+	return code
+}
+
+// loaderMux is the loader's HTTP API: /healthz, /readyz, /metrics and the
+// bad-deploy lever PUT /config/corrupt.
+func loaderMux(l *loader.Loader) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -187,17 +221,7 @@ func runLoader(ctx context.Context, args []string, stderr io.Writer) int {
 		w.Header().Set("Content-Type", "application/json")
 		writeJSON(w, l.Metrics())
 	})
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = l.Run(ctx)
-	}()
-	code := serve(ctx, *addr, mux, log, "loader")
-	cancel()
-	<-done
-	return code
+	return mux
 }
 
 func serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger, name string) int {

@@ -8,8 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/firedrill/firedrill/scenarios/pipeline/app/store"
-	"github.com/firedrill/firedrill/scenarios/pipeline/app/verify"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/store"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/verify"
 )
 
 // Item returns the JSON of one ingest item. Every badEvery-th (by n) item
@@ -24,13 +24,13 @@ func Item(prefix string, n, badEvery int) string {
 }
 
 // Pool opens a pool to dsn, closed when t ends.
-func Pool(t testing.TB, dsn string) *pgxpool.Pool {
-	t.Helper()
+func Pool(tb testing.TB, dsn string) *pgxpool.Pool {
+	tb.Helper()
 	p, err := store.Open(context.Background(), dsn, 8)
 	if err != nil {
-		t.Fatalf("open %s: %v", dsn, err)
+		tb.Fatalf("open %s: %v", dsn, err)
 	}
-	t.Cleanup(p.Close)
+	tb.Cleanup(p.Close)
 	return p
 }
 

@@ -68,7 +68,7 @@ func Main(m *testing.M, pkg string) int {
 		testcontainers.WithCmdArgs("-c", "max_connections=300"),
 		testcontainers.WithLabels(map[string]string{
 			scenarios.LabelFiredrill: "true", scenarios.LabelRun: RunID,
-			scenarios.LabelTest: "pipeline/app/" + pkg, scenarios.LabelSystem: "pipeline-test",
+			scenarios.LabelTest: "pipeline/internal/" + pkg, scenarios.LabelSystem: "pipeline-test",
 		}),
 		testcontainers.WithWaitStrategyAndDeadline(90*time.Second, wait.ForLog("database system is ready to accept connections")),
 	)
@@ -114,22 +114,22 @@ var dbSeq struct {
 
 // DBs creates one fresh database per name and returns their DSNs; they are
 // dropped when t ends. Skips under -short; fails when no server could start.
-func DBs(t testing.TB, names ...string) []string {
-	t.Helper()
+func DBs(tb testing.TB, names ...string) []string {
+	tb.Helper()
 	if testing.Short() {
-		t.Skip("integration test: needs PostgreSQL (not under -short)")
+		tb.Skip("integration test: needs PostgreSQL (not under -short)")
 	}
 	if admin == "" {
 		if startErr == nil {
 			startErr = errors.New("pgtest.Main was not called from TestMain")
 		}
-		t.Fatalf("no PostgreSQL for integration tests: %v (set FIREDRILL_TEST_PG, or build the image with make images)", startErr)
+		tb.Fatalf("no PostgreSQL for integration tests: %v (set FIREDRILL_TEST_PG, or build the image with make images)", startErr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		t.Fatalf("connect %s: %v", admin, err)
+		tb.Fatalf("connect %s: %v", admin, err)
 	}
 	defer conn.Close(ctx)
 	out := make([]string, len(names))
@@ -138,7 +138,7 @@ func DBs(t testing.TB, names ...string) []string {
 		dbSeq.n++
 		db := fmt.Sprintf("t_%s_%s_%d", strings.ReplaceAll(RunID, "-", "_"), n, dbSeq.n)
 		dbSeq.Unlock()
-		t.Cleanup(func() {
+		tb.Cleanup(func() {
 			cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer ccancel()
 			c, err := pgx.Connect(cctx, admin)
@@ -149,11 +149,11 @@ func DBs(t testing.TB, names ...string) []string {
 			_, _ = c.Exec(cctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %q WITH (FORCE)`, db))
 		})
 		if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %q`, db)); err != nil {
-			t.Fatalf("create database %s: %v", db, err)
+			tb.Fatalf("create database %s: %v", db, err)
 		}
 		u, err := url.Parse(admin)
 		if err != nil {
-			t.Fatalf("parse admin dsn: %v", err)
+			tb.Fatalf("parse admin dsn: %v", err)
 		}
 		u.Path = "/" + db
 		out[i] = u.String()
@@ -162,22 +162,22 @@ func DBs(t testing.TB, names ...string) []string {
 }
 
 // Via returns dsn with its host:port replaced by addr.
-func Via(t testing.TB, dsn, addr string) string {
-	t.Helper()
+func Via(tb testing.TB, dsn, addr string) string {
+	tb.Helper()
 	u, err := url.Parse(dsn)
 	if err != nil {
-		t.Fatalf("parse dsn: %v", err)
+		tb.Fatalf("parse dsn: %v", err)
 	}
 	u.Host = addr
 	return u.String()
 }
 
 // HostPort returns the host:port of dsn.
-func HostPort(t testing.TB, dsn string) string {
-	t.Helper()
+func HostPort(tb testing.TB, dsn string) string {
+	tb.Helper()
 	u, err := url.Parse(dsn)
 	if err != nil {
-		t.Fatalf("parse dsn: %v", err)
+		tb.Fatalf("parse dsn: %v", err)
 	}
 	return u.Host
 }
@@ -196,14 +196,14 @@ type Proxy struct {
 }
 
 // NewProxy starts a proxy to target; it is closed when t ends.
-func NewProxy(t testing.TB, target string) *Proxy {
-	t.Helper()
+func NewProxy(tb testing.TB, target string) *Proxy {
+	tb.Helper()
 	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("proxy listen: %v", err)
+		tb.Fatalf("proxy listen: %v", err)
 	}
 	p := &Proxy{Addr: ln.Addr().String(), target: target, ln: ln, conns: map[net.Conn]struct{}{}}
-	t.Cleanup(func() { _ = ln.Close(); p.Cut() })
+	tb.Cleanup(func() { _ = ln.Close(); p.Cut() })
 	go p.serve()
 	return p
 }

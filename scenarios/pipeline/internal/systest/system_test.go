@@ -14,10 +14,10 @@ import (
 
 	"github.com/firedrill/firedrill/scenarios"
 	"github.com/firedrill/firedrill/scenarios/pipeline"
-	"github.com/firedrill/firedrill/scenarios/pipeline/app/ingest"
-	"github.com/firedrill/firedrill/scenarios/pipeline/app/loader"
-	"github.com/firedrill/firedrill/scenarios/pipeline/app/store"
-	"github.com/firedrill/firedrill/scenarios/pipeline/app/verify"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/ingest"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/loader"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/store"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/verify"
 )
 
 func pool(t *testing.T, r *scenarios.Running, name, db string) *pgxpool.Pool {
@@ -31,6 +31,7 @@ func pool(t *testing.T, r *scenarios.Running, name, db string) *pgxpool.Pool {
 }
 
 func metrics(t *testing.T, base string) (loader.Metrics, error) {
+	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/metrics", nil)
 	if err != nil {
 		return loader.Metrics{}, err

@@ -37,6 +37,9 @@ type Alerting struct {
 	ScrapeInterval, EvalInterval time.Duration
 	// PageSeverity is the severity label value of a page (default "critical").
 	PageSeverity string
+	// ResolveWithin bounds the wait, once the system is restored, for the
+	// alerts that must resolve (default 30s).
+	ResolveWithin time.Duration
 }
 
 // ExpectAlert is an alert that must fire after onset.
@@ -56,6 +59,16 @@ func (a *Alerting) withDefaults() {
 	if a.PageSeverity == "" {
 		a.PageSeverity = "critical"
 	}
+	if a.ResolveWithin == 0 {
+		a.ResolveWithin = 30 * time.Second
+	}
+}
+
+// settle is how long the alerts must stay quiet before the fault: a rule
+// that is pending when steady state is verified fires within a scrape and
+// an evaluation.
+func (a *Alerting) settle() time.Duration {
+	return max(a.ScrapeInterval+a.EvalInterval, 2*a.PollEvery)
 }
 
 func (a *Alerting) validate() []error {
@@ -66,7 +79,7 @@ func (a *Alerting) validate() []error {
 	if err := slo.Loopback(a.Alertmanager); err != nil {
 		errs = append(errs, fmt.Errorf("alerting: alertmanager %w", err))
 	}
-	if a.PollEvery < 0 || a.ScrapeInterval < 0 || a.EvalInterval < 0 {
+	if a.PollEvery < 0 || a.ScrapeInterval < 0 || a.EvalInterval < 0 || a.ResolveWithin < 0 {
 		errs = append(errs, fmt.Errorf("alerting: negative interval"))
 	}
 	seen := map[string]bool{}
@@ -321,6 +334,9 @@ func (e *engine) completeAlerts(injects []inject) {
 	}
 	r := e.res
 	polls, errs, last := e.alerts.snapshot()
+	// What fired while the system and its monitoring started is not the
+	// drill's: the alerts count from the quiet stretch before the fault.
+	polls = slices.DeleteFunc(polls, func(p alertPoll) bool { return p.start.Before(e.quietFrom) })
 	var first *inject
 	if len(injects) > 0 {
 		first = &injects[0]
@@ -328,7 +344,7 @@ func (e *engine) completeAlerts(injects []inject) {
 	al := analyzeAlerts(*e.d.Alerts, polls, errs, last, first)
 	r.Alerts, r.Alerting = &al, e.d.Alerts
 	if r.Err == nil && first != nil {
-		if names := firingBetween(*e.d.Alerts, polls, r.Timeline.SteadyVerified, first.onset.Sent); len(names) > 0 {
+		if names := firingBetween(*e.d.Alerts, polls, e.quietFrom, first.onset.Sent); len(names) > 0 {
 			r.Err = fmt.Errorf("%w: alerts %s were firing after steady state was verified, before any fault: they cannot time a detection. Fix the rules (or the system) so they are quiet while it is healthy",
 				ErrDetectorNotQuiet, strings.Join(names, ", "))
 		}
@@ -361,18 +377,21 @@ func firingBetween(cfg Alerting, polls []alertPoll, from, to time.Time) []string
 // after steady state shows none of the declared alerts nor a page (alerts
 // raised while the system started may take a while to resolve), at most
 // Limits.SteadyWithin.
-func (e *engine) waitAlertsQuiet(ctx context.Context, tick <-chan time.Time, since time.Time) error {
+//
+// It returns when the quiet read started: from then on, no declared alert
+// nor page may fire before the fault.
+func (e *engine) waitAlertsQuiet(ctx context.Context, tick <-chan time.Time, since time.Time) (time.Time, error) {
 	if e.alerts == nil {
-		return nil
+		return since, nil
 	}
 	for {
-		quiet, firing := e.alertsQuiet(since)
+		quiet, at, firing := e.alertsQuiet(since)
 		if quiet {
-			return nil
+			return at, nil
 		}
 		now, err := e.next(ctx, tick)
 		if err != nil {
-			return err
+			return since, err
 		}
 		if now.After(since.Add(e.d.Limits.SteadyWithin)) {
 			_, n, last := e.alerts.snapshot()
@@ -380,22 +399,34 @@ func (e *engine) waitAlertsQuiet(ctx context.Context, tick <-chan time.Time, sin
 			if last != nil {
 				why = last.Error()
 			}
-			return fmt.Errorf("%w: alerts still firing %s after steady state was verified: %v (%d reads of Alertmanager failed, last: %s)",
-				ErrDetectorNotQuiet, e.d.Limits.SteadyWithin, firing, n, why)
+			return since, fmt.Errorf("%w: the alerts were not quiet for %s within %s of steady state (firing at the last read: %v; %d reads of Alertmanager failed, last: %s)",
+				ErrDetectorNotQuiet, e.d.Alerts.settle(), e.d.Limits.SteadyWithin, firing, n, why)
 		}
 	}
 }
 
-// alertsQuiet reports whether the latest read since since shows no
-// declared alert nor page firing, and names those that are.
-func (e *engine) alertsQuiet(since time.Time) (quiet bool, firing []string) {
+// alertsQuiet reports whether the reads since since have shown no
+// declared alert nor page firing for the settle time, when that quiet
+// stretch began, and names those firing in the latest read.
+func (e *engine) alertsQuiet(since time.Time) (quiet bool, at time.Time, firing []string) {
 	polls, _, _ := e.alerts.snapshot()
-	if len(polls) == 0 || polls[len(polls)-1].start.Before(since) {
-		return false, nil
+	from := time.Time{}
+	for _, p := range polls {
+		if p.start.Before(since) {
+			continue
+		}
+		names := firingBetween(*e.d.Alerts, []alertPoll{p}, since, p.start.Add(time.Nanosecond))
+		switch {
+		case len(names) > 0:
+			from, firing = time.Time{}, names
+		case from.IsZero():
+			from, firing = p.start, nil
+		}
 	}
-	p := polls[len(polls)-1]
-	names := firingBetween(*e.d.Alerts, []alertPoll{p}, since, p.start.Add(time.Nanosecond))
-	return len(names) == 0, names
+	if from.IsZero() || len(polls) == 0 {
+		return false, time.Time{}, firing
+	}
+	return polls[len(polls)-1].start.Sub(from) >= e.d.Alerts.settle(), from, firing
 }
 
 // alertVerdicts checks the declared alerts: each expected one fired (within
@@ -461,4 +492,39 @@ func expectVerdicts(e ExpectAlert, a AlertResult) []Verdict {
 		vs = append(vs, rv)
 	}
 	return vs
+}
+
+// waitResolved waits, once the system is restored, until every alert that
+// must resolve is no longer firing, at most ResolveWithin.
+func (e *engine) waitResolved(ctx context.Context) {
+	if e.alerts == nil {
+		return
+	}
+	var want []string
+	for _, x := range e.d.Alerts.Fire {
+		if x.Resolve {
+			want = append(want, x.Name)
+		}
+	}
+	if len(want) == 0 {
+		return
+	}
+	deadline := time.Now().Add(e.d.Alerts.ResolveWithin)
+	tick := time.NewTicker(e.d.Alerts.PollEvery)
+	defer tick.Stop()
+	for {
+		polls, _, _ := e.alerts.snapshot()
+		if n := len(polls); n > 0 && !slices.ContainsFunc(want, func(name string) bool { return hasAlert(polls[n-1], name) }) {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.logf("alerts %v still firing %s after restoration", want, e.d.Alerts.ResolveWithin)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

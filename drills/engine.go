@@ -60,8 +60,6 @@ func Run(tb testing.TB, d Drill) *Result {
 			sb = fmt.Appendf(sb, "  %s: %s\n", v.Name, v.Message)
 		}
 		t.Errorf("drill %s missed its budget:\n%s\n%s", d.Name, sb, res.FormatTimeline())
-	default:
-		t.Log(res.Summary())
 	}
 	return res
 }
@@ -125,7 +123,8 @@ type engine struct {
 	faultAt    time.Time // schedule offsets count from here
 	lastAction time.Time
 	gaveUp     bool
-	reads      []read // integrity reads while catching up
+	quietFrom  time.Time // steady state verified and alerts quiet: detectors must stay quiet from here
+	reads      []read    // integrity reads while catching up
 	// lateCandidates were missing when the catch-up phase's deadline passed.
 	lateCandidates []string
 
@@ -394,7 +393,7 @@ func (e *engine) complete() {
 // checkQuiet fails a drill whose detector fired between steady state and
 // the first onset.
 func (e *engine) checkQuiet(polls []poll, injects []inject) error {
-	from := e.res.Timeline.SteadyVerified
+	from := e.quietFrom
 	if from.IsZero() {
 		return nil
 	}

@@ -92,11 +92,15 @@ func (e *engine) warmUp(ctx context.Context, tick <-chan time.Time) (phase, erro
 	}
 }
 
-// steady checks that the detector is quiet, then starts the schedule half
-// a bucket into a bucket, so that an onset at a whole-bucket offset does
-// not straddle a bucket boundary.
+// steady checks that the alerts and the detector are quiet, then starts
+// the schedule half a bucket into a bucket, so that an onset at a
+// whole-bucket offset does not straddle a bucket boundary.
 func (e *engine) steady(ctx context.Context, tick <-chan time.Time) (phase, error) {
-	verified := e.res.Timeline.SteadyVerified
+	verified, err := e.waitAlertsQuiet(ctx, tick, e.res.Timeline.SteadyVerified)
+	if err != nil {
+		return phaseDone, err
+	}
+	e.quietFrom = verified
 	for e.det != nil {
 		quiet, noisy := e.det.quietSince(verified)
 		if noisy {
@@ -117,9 +121,6 @@ func (e *engine) steady(ctx context.Context, tick <-chan time.Time) (phase, erro
 			return phaseDone, fmt.Errorf("%w: no detector poll completed within %s of steady state (%d failed, last: %w)",
 				ErrDetectorNotQuiet, e.d.Limits.SteadyWithin, e.det.errs, last)
 		}
-	}
-	if err := e.waitAlertsQuiet(ctx, tick, verified); err != nil {
-		return phaseDone, err
 	}
 	origin := e.rec.Origin()
 	at := time.Now()
@@ -227,6 +228,7 @@ func (e *engine) catchUp(ctx context.Context, _ <-chan time.Time) (phase, error)
 	if e.d.Integrity != nil {
 		e.waitCaughtUp(ctx)
 	}
+	e.waitResolved(ctx)
 	return phaseDone, nil
 }
 

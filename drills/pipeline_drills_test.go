@@ -45,6 +45,30 @@ func steady(p *pipeline.Pipeline, freshness time.Duration) slo.Objective {
 	)
 }
 
+// reactionTime is the operator's reaction to a detection, stated as such:
+// every reference runbook is started by detection, this long after.
+const reactionTime = time.Second
+
+// monitored starts the pipeline with Prometheus and Alertmanager, which
+// evaluate the pipeline's alert rules (scenarios/pipeline/alerts.yml).
+func monitored(t *testing.T, opts ...pipeline.Option) *pipeline.Pipeline {
+	t.Helper()
+	return pipeline.Start(t, append([]pipeline.Option{pipeline.WithMonitoring()}, opts...)...)
+}
+
+// alerting is the seed's alert strategy as a drill states it: the alerts
+// that must fire (and resolve once the pipeline is restored); every other
+// page is a failure ("paged on a non-critical fault").
+func alerting(p *pipeline.Pipeline, fire ...drills.ExpectAlert) *drills.Alerting {
+	if p.AlertmanagerURL == "" { // started without monitoring
+		return nil
+	}
+	return &drills.Alerting{
+		Alertmanager: p.AlertmanagerURL, Fire: fire,
+		ScrapeInterval: pipeline.Monitoring().ScrapeInterval, EvalInterval: pipeline.Monitoring().EvalInterval,
+	}
+}
+
 // base is what every pipeline drill shares.
 func base(p *pipeline.Pipeline, name string) drills.Drill {
 	return drills.Drill{
@@ -52,6 +76,7 @@ func base(p *pipeline.Pipeline, name string) drills.Drill {
 		Workload:  p.Ingest(load.Constant(ingestRate)),
 		Steady:    steady(p, 2*time.Second),
 		Integrity: drills.LandedFunc(p.Landed),
+		Alerts:    alerting(p),
 		Limits: drills.Limits{
 			SteadyWithin:  30 * time.Second,
 			RecoverWithin: 45 * time.Second,
@@ -113,19 +138,19 @@ func requireNoLoss(t *testing.T, res *drills.Result) {
 // until the runbook starts it and resumes the pipeline. Nothing acknowledged
 // is lost or loaded twice.
 func TestDrillLoaderCrash(t *testing.T) {
-	p := pipeline.Start(t)
+	p := monitored(t)
 	d := base(p, "loader-crash")
 	d.Faults = faults.At(time.Second, faults.Kill(p.Loader, "SIGKILL"))
-	d.RecoverAt = 3 * time.Second // the operator is paged and acts
+	// The freshness page wakes the operator, who restarts the loader.
+	d.Alerts = alerting(p, drills.ExpectAlert{Name: pipeline.AlertFreshnessObjectiveMissed, Resolve: true})
+	d.RecoverOnDetect, d.ReactionTime = true, reactionTime
 	d.Recovery = planted(t, d.Name, p.RestartLoader().WithTimeout(30*time.Second), p.Ctl("resume").WithTimeout(30*time.Second))
 	d.Budget = drills.Budget{TTR: 20 * time.Second, Runbook: 10 * time.Second, CatchUp: 25 * time.Second}
 	res := drills.Run(t, d)
 	requireNoLoss(t, res)
 	require.True(t, res.Measures.TTR.Valid, res.FormatTimeline())
-	// Killed at +1s (a bracket of up to a few hundred ms: Docker's kill
-	// returns once the container is cleaned up), started by the runbook at
-	// +3s: the lag cannot be healthy much before 2s after onset.
-	assert.GreaterOrEqual(t, res.Measures.TTR.Value, 1500*time.Millisecond, "the loader was down until the runbook ran at +3s")
+	// The loader stays down until the page, the reaction and the restart.
+	assert.GreaterOrEqual(t, res.Measures.TTR.Value, res.Measures.TTD.Value+reactionTime, "the loader was down until the operator acted")
 	tighter(t, res, drills.Budget{TTR: time.Second}, "ttr")
 	tighter(t, res, drills.Budget{Runbook: time.Millisecond}, "runbook")
 }
@@ -148,9 +173,11 @@ func TestDrillLoaderCrashWithoutRunbook(t *testing.T) {
 // Ingest stays healthy (the lake still acknowledges), freshness is breached,
 // and the pipeline restores with no action.
 func TestDrillWarehouseOutage(t *testing.T) {
-	p := pipeline.Start(t)
+	p := monitored(t)
 	d := base(p, "warehouse-outage")
 	d.Faults = faults.For(time.Second, 10*time.Second, faults.Down(p.LoaderWarehouse))
+	// Nothing to do but know: the freshness page fires, and resolves.
+	d.Alerts = alerting(p, drills.ExpectAlert{Name: pipeline.AlertFreshnessObjectiveMissed, Resolve: true})
 	d.Budget = drills.Budget{TTR: 20 * time.Second, CatchUp: 20 * time.Second, NoFailedRequests: true}
 	res := drills.Run(t, d)
 	requireNoLoss(t, res)
@@ -168,9 +195,11 @@ func TestDrillWarehouseOutage(t *testing.T) {
 // collector answers 503, the client retries with the same ids, and nothing
 // acknowledged is lost.
 func TestDrillLakeOutage(t *testing.T) {
-	p := pipeline.Start(t)
+	p := monitored(t)
 	d := base(p, "lake-outage")
 	d.Faults = faults.For(time.Second, 5*time.Second, faults.Down(p.CollectorLake))
+	// Acknowledged data at risk: the collector cannot commit. That pages.
+	d.Alerts = alerting(p, drills.ExpectAlert{Name: pipeline.AlertLakeCommitsFailing, TTD: 9 * time.Second, Resolve: true})
 	d.Budget = drills.Budget{TTR: 15 * time.Second}
 	res := drills.Run(t, d)
 	requireNoLoss(t, res)
@@ -187,11 +216,13 @@ func TestDrillLakeOutage(t *testing.T) {
 // that accepts them and requeues the quarantine, which restores
 // completeness.
 func TestDrillPoisonBatch(t *testing.T) {
-	p := pipeline.Start(t)
+	p := monitored(t)
 	d := base(p, "poison-batch")
 	d.Steady = slo.All(steady(p, 2*time.Second), slo.AtMost(p.Quarantine(), 0))
 	d.Faults = faults.At(time.Second, p.PoisonTraffic(20))
-	d.RecoverAt = 4 * time.Second
+	// Quarantine growing is pulled, not paged: a warning the operator reads.
+	d.Alerts = alerting(p, drills.ExpectAlert{Name: pipeline.AlertQuarantineGrowing})
+	d.RecoverOnDetect, d.ReactionTime = true, reactionTime
 	d.Recovery = planted(t, d.Name, p.Ctl("schema", "--set", "2"), p.Ctl("requeue-quarantine"))
 	d.Budget = drills.Budget{TTR: 20 * time.Second}
 	res := drills.Run(t, d)
@@ -204,23 +235,27 @@ func TestDrillPoisonBatch(t *testing.T) {
 }
 
 // TestDrillBadDeploy: a loader deploy corrupts the amount of every event
-// it loads for 3 s; the correctness probe detects it; after the rollback,
-// `pipelinectl backfill` repairs exactly that window of the lake.
+// it loads; the correctness probe detects it; the operator rolls the
+// deploy back and `pipelinectl backfill` repairs exactly that window of the
+// lake.
 func TestDrillBadDeploy(t *testing.T) {
-	p := pipeline.Start(t)
+	p := monitored(t)
 	bad := p.BadDeploy("amount")
 	d := base(p, "bad-deploy")
 	d.Steady = slo.All(steady(p, 2*time.Second), slo.AtMost(p.Wrong(1), 0))
 	// Late enough that the lake holds data from before the deploy, which
-	// the backfill must leave alone.
-	d.Faults = faults.For(5*time.Second, 3*time.Second, bad)
+	// the backfill must leave alone. Held until the runbook rolls it back.
+	d.Faults = faults.At(5*time.Second, bad)
 	d.Detect = drills.DetectWhen(p.Wrong(1), func(v float64) bool { return v > 0 })
-	d.RecoverAt = 9 * time.Second // after the rollback at +8s
+	d.RecoverOnDetect, d.ReactionTime = true, reactionTime
 	var backfilled struct {
 		Rows          int64   `json:"rows"`
 		RowsPerSecond float64 `json:"rows_per_second"`
 	}
-	d.Recovery = recovery.Steps(recovery.Func("pipelinectl backfill (the bad deploy's window)", func(ctx context.Context) (string, error) {
+	rollback := recovery.Func("roll the loader deploy back", func(ctx context.Context) (string, error) {
+		return "rolled back", bad.Revert(ctx)
+	})
+	d.Recovery = recovery.Steps(rollback, recovery.Func("pipelinectl backfill (the bad deploy's window)", func(ctx context.Context) (string, error) {
 		since, until, ok := bad.Bounds()
 		if !ok || until.IsZero() {
 			return "", fmt.Errorf("bad deploy window unknown (since %v, until %v)", since, until)
@@ -251,11 +286,14 @@ func TestDrillBadDeploy(t *testing.T) {
 // TestDrillWipeAndRebuild: the warehouse's data is lost; `pipelinectl wipe
 // --yes` resets it and the loader replays the lake until caught up.
 func TestDrillWipeAndRebuild(t *testing.T) {
-	p := pipeline.Start(t)
+	p := monitored(t)
 	d := base(p, "wipe-and-rebuild")
 	d.Steady = slo.All(steady(p, 2*time.Second), slo.AtMost(p.Wrong(1), 0))
 	d.Faults = faults.At(time.Second, p.LoseWarehouse())
-	d.RecoverAt = 2 * time.Second
+	// The correctness probe (now counting lake rows missing from the
+	// warehouse) is the detector.
+	d.Detect = drills.DetectWhen(p.Wrong(1), func(v float64) bool { return v > 0 })
+	d.RecoverOnDetect, d.ReactionTime = true, reactionTime
 	d.Recovery = planted(t, d.Name, p.Ctl("wipe", "--yes"))
 	d.Budget = drills.Budget{TTR: 30 * time.Second}
 	res := drills.Run(t, d)
@@ -269,7 +307,7 @@ func TestDrillWipeAndRebuild(t *testing.T) {
 // TestDrillSlowWarehouse: 500 ms of latency on loader→warehouse. The lag
 // grows but stays within its budget; nothing fails.
 func TestDrillSlowWarehouse(t *testing.T) {
-	p := pipeline.Start(t)
+	p := monitored(t)
 	d := base(p, "slow-warehouse")
 	// The lag budget is the steady state itself: 5 s of freshness must
 	// hold throughout, so any impact fails the drill.

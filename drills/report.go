@@ -1,11 +1,14 @@
 package drills
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,6 +48,8 @@ func (r *Result) Report() reports.Drill {
 		TTD:            r.Measures.TTD.report(),
 		Impact:         r.Measures.Impact.report(),
 		Runbook:        r.Measures.Runbook.report(),
+		Reaction:       r.Measures.Reaction.report(),
+		Convergence:    r.Measures.Convergence.report(),
 		CatchUp:        r.Measures.CatchUp.report(),
 		Requests:       r.Measures.Requests,
 		FailedRequests: r.Measures.FailedRequests,
@@ -63,6 +68,8 @@ func (r *Result) Report() reports.Drill {
 		Late: in.Late, LateSample: in.LateSample, Err: in.Err,
 	}
 	d.Faults = r.reportFaults()
+	d.Alerts = r.reportAlerts()
+	d.BudgetTTR = reports.Duration(r.Budget.TTR)
 	for _, s := range r.Steps {
 		d.Steps = append(d.Steps, reports.Step{
 			Name: s.Name, Start: s.Start, End: s.End, Output: s.Output,
@@ -108,6 +115,27 @@ func (m Measure) report() reports.Measure {
 		Valid: m.Valid, Value: reports.Duration(m.Value), Resolution: reports.Duration(m.Resolution()),
 		Lower: reports.Duration(m.Lower), Upper: reports.Duration(m.Upper), Source: m.Source,
 	}
+}
+
+// reportAlerts is what the drill's alerts did, or nil without Alerts.
+func (r *Result) reportAlerts() *reports.Alerts {
+	if r.Alerts == nil {
+		return nil
+	}
+	a := r.Alerts
+	out := &reports.Alerts{
+		Pages: a.Pages, NonCritical: a.NonCritical, Alerts: []reports.Alert{},
+		ScrapeInterval: reports.Duration(a.ScrapeInterval), EvalInterval: reports.Duration(a.EvalInterval), PollEvery: reports.Duration(a.PollEvery),
+	}
+	for _, x := range a.Alerts {
+		ra := reports.Alert{Name: x.Name, Severity: x.Severity, Expected: x.Expected, Quiet: x.Quiet, Page: x.Page,
+			Resolved: x.Resolved, TTD: x.TTD.report(), Spans: []reports.Span{}}
+		for _, s := range x.Spans {
+			ra.Spans = append(ra.Spans, reports.Span{From: s.From, To: s.To})
+		}
+		out.Alerts = append(out.Alerts, ra)
+	}
+	return out
 }
 
 // reportFaults lists one entry per fault: its inject bracket, its onset
@@ -226,7 +254,7 @@ func Collected() reports.Run {
 		Meta: reports.Meta{
 			RunID:     scenarios.RunID(), // the firedrill.run label of the run's Docker resources too
 			Commit:    firstEnv("FIREDRILL_COMMIT", "GITHUB_SHA", "CI_COMMIT_SHA"),
-			Release:   os.Getenv("FIREDRILL_RELEASE"),
+			Release:   release(),
 			GoVersion: runtime.Version(),
 			Started:   collector.started,
 			Finished:  time.Now(),
@@ -240,6 +268,22 @@ func Collected() reports.Run {
 		run.Meta.Started = run.Meta.Finished
 	}
 	return run
+}
+
+// release is the release the run tested: FIREDRILL_RELEASE, else what
+// `git describe --tags --always --dirty` says of the working tree (empty
+// outside a repository).
+func release() string {
+	if r := os.Getenv("FIREDRILL_RELEASE"); r != "" {
+		return r
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "git", "describe", "--tags", "--always", "--dirty").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }
 
 func firstEnv(names ...string) string {

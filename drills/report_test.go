@@ -59,3 +59,14 @@ func TestReportConversionAndWrite(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(md), "synthetic")
 }
+
+// Each run records the release it tested: FIREDRILL_RELEASE, else git
+// describe of the checkout.
+func TestRunRecordsTheRelease(t *testing.T) {
+	t.Setenv("FIREDRILL_RELEASE", "v1.4.0-rc1")
+	assert.Equal(t, "v1.4.0-rc1", Collected().Meta.Release)
+	t.Setenv("FIREDRILL_RELEASE", "")
+	if _, err := os.Stat("../.git"); err == nil {
+		assert.NotEmpty(t, Collected().Meta.Release, "git describe of this checkout")
+	}
+}

@@ -71,9 +71,9 @@ func ExampleMarkdown() {
 	//
 	// **1 drill samples: 0 passed, 1 failed, 0 errors**
 	//
-	// | drill | TTR ± res | TTD | lost | dup | episodes | verdict |
-	// |---|---:|---:|---:|---:|---:|---|
-	// | loader-crash | 3.20s ± 3ms | – | 0 | 0 | 1 | ❌ budget missed |
+	// | drill | TTR ± res | TTD | pages | alerts | lost | dup | episodes | verdict |
+	// |---|---:|---:|---:|---:|---:|---:|---:|---|
+	// | loader-crash | 3.20s ± 3ms | – | – | – | 0 | 0 | 1 | ❌ budget missed |
 	//
 	// ### Failures
 	//

@@ -21,17 +21,30 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from the curr
 // of each: a passing drill, one that misses its TTR budget, one that loses
 // data, one that errored, one with two episodes and late writes, one never
 // restored, one whose go test failed after the drill, and one whose fault
-// could not be reverted.
+// could not be reverted. Some watch alerts: loader-crash pages and starts
+// its runbook on detection, lake-outage pages and warns twice, the
+// nemesis drill warns but must not page, and never-back's page never
+// resolves.
 func goldenRun() reports.Run {
 	return reportstest.Run(reportstest.Config{
 		Seed: 7, Samples: 2, Bucket: 250 * time.Millisecond, Tail: time.Second,
 		Drills: []reportstest.DrillSpec{
-			{Name: "loader-crash", TTR: 3 * time.Second, TTRBudget: 20 * time.Second},
-			{Name: "lake-outage", TTR: 5 * time.Second, TTRBudget: 4 * time.Second},
+			{Name: "loader-crash", TTR: 3 * time.Second, TTRBudget: 20 * time.Second, OnDetect: true, Alerts: []reportstest.AlertSpec{
+				{Name: "FreshnessObjectiveBreached", Severity: "critical", Expected: true, Fires: 1},
+			}},
+			{Name: "lake-outage", TTR: 5 * time.Second, TTRBudget: 4 * time.Second, Alerts: []reportstest.AlertSpec{
+				{Name: "CollectorCannotCommit", Severity: "critical", Expected: true, Fires: 1},
+				{Name: "CollectorRetrying_<lake>", Severity: "warning", Fires: 2, Delay: 400 * time.Millisecond},
+			}},
 			{Name: "bad-deploy", TTR: 2 * time.Second, Lost: 2},
 			{Name: "stuck | <drill>", TTR: time.Second, Error: "steady state never reached within 30s:\nsuccess_ratio 0.42 < 0.999"},
-			{Name: "nemesis", TTR: 2 * time.Second, TTRBudget: 20 * time.Second, Episodes: 2, Late: 2, Seed: 42},
-			{Name: "never-back", TTR: 4 * time.Second, TTRBudget: 20 * time.Second, NotRestored: true},
+			{Name: "nemesis", TTR: 2 * time.Second, TTRBudget: 20 * time.Second, Episodes: 2, Late: 2, Seed: 42, Alerts: []reportstest.AlertSpec{
+				{Name: "LoaderRetrying", Severity: "warning", Expected: true, Fires: 1},
+				{Name: "FreshnessObjectiveBreached", Severity: "critical", Quiet: true},
+			}},
+			{Name: "never-back", TTR: 4 * time.Second, TTRBudget: 20 * time.Second, NotRestored: true, Alerts: []reportstest.AlertSpec{
+				{Name: "FreshnessObjectiveBreached", Severity: "critical", Expected: true, Fires: 1},
+			}},
 			{Name: "flaky-teardown", TTR: time.Second, TestFailure: "drill_test.go:41: container loader still running after cleanup\nlabels: firedrill.run=synthetic-7"},
 			{Name: "stuck-fault", TTR: time.Second, RevertFail: "latency(collector->lake): toxiproxy API unreachable — run make wipe"},
 		},

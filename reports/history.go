@@ -1,16 +1,19 @@
 package reports
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
 
-// Trend is the median TTR of each drill per run, across runs.
+// Trend is the TTR of each drill per run, across runs (releases): the
+// median and interquartile range of each drill's samples in a run, its TTR
+// budget, and the drills that Compare flags against the previous run.
 type Trend struct {
 	Drills []string   `json:"drills"` // in first-seen order
 	Runs   []TrendRun `json:"runs"`   // ordered by start time
@@ -18,198 +21,183 @@ type Trend struct {
 
 // TrendRun is one run's point of the trend.
 type TrendRun struct {
-	RunID   string             `json:"run_id"`
-	Label   string             `json:"label"` // release, else short commit, else run id
-	Started time.Time          `json:"started"`
-	Median  map[string]float64 `json:"median"` // seconds, drills with a valid TTR only
-	N       map[string]int     `json:"n"`      // samples behind each median
+	RunID   string    `json:"run_id"`
+	Release string    `json:"release,omitempty"`
+	Label   string    `json:"label"` // release, else run id, else short commit, else start time
+	Started time.Time `json:"started"`
+	// Median, Q1 and Q3 are the median and quartiles of each drill's TTR
+	// samples in seconds, drills with a valid TTR only; N the samples
+	// behind them.
+	Median map[string]float64 `json:"median"`
+	Q1     map[string]float64 `json:"q1"`
+	Q3     map[string]float64 `json:"q3"`
+	N      map[string]int     `json:"n"`
+	// Budget is each drill's TTR budget in seconds (Drill.BudgetTTR, the
+	// largest among its samples), drills that have one only.
+	Budget map[string]float64 `json:"budget,omitempty"`
+	// Flagged are the drills whose TTR Compare flags against the previous
+	// run (a regression, or not restored in some sample), in drill order.
+	Flagged []TrendFlag `json:"flagged,omitempty"`
 }
 
-// History builds the TTR trend of runs. Runs that share a non-empty RunID
-// (one file per repetition) are merged into one point; points are ordered
-// by start time.
-func History(runs []Run) Trend {
-	byID := map[string]int{}
-	var merged [][]Run
-	for _, r := range runs {
-		if r.Meta.RunID != "" {
-			if i, ok := byID[r.Meta.RunID]; ok {
-				merged[i] = append(merged[i], r)
-				continue
-			}
-			byID[r.Meta.RunID] = len(merged)
-		}
-		merged = append(merged, []Run{r})
-	}
+// TrendFlag is one drill that Compare flags in a run against the previous one.
+type TrendFlag struct {
+	Drill string `json:"drill"`
+	Why   string `json:"why"` // "+30.0% (p=0.001)", "not restored in 2 of 10 samples"
+}
+
+// History builds the TTR trend of runs with Compare's default options. Runs
+// that share a non-empty RunID (one file per repetition) are merged into
+// one point; points are ordered by start time.
+func History(runs []Run) Trend { return HistoryWith(runs, CompareOptions{}) }
+
+// HistoryWith is History, flagging regressions with Compare and opts.
+func HistoryWith(runs []Run, opts CompareOptions) Trend {
+	merged := mergeByRunID(runs)
+	sort.SliceStable(merged, func(i, j int) bool { return merged[i].Meta.Started.Before(merged[j].Meta.Started) })
 	t := Trend{Drills: DrillNames(runs...)}
-	for _, group := range merged {
-		m := Merge(group...)
-		tr := TrendRun{RunID: m.Meta.RunID, Started: m.Meta.Started, Median: map[string]float64{}, N: map[string]int{}}
-		switch {
-		case m.Meta.Release != "":
-			tr.Label = m.Meta.Release
-		case m.Meta.Commit != "":
-			tr.Label = shortCommit(m.Meta.Commit)
-		case m.Meta.RunID != "":
-			tr.Label = m.Meta.RunID
-		default:
-			tr.Label = m.Meta.Started.UTC().Format("2006-01-02 15:04")
-		}
-		for name, s := range ttrSamples([]Run{m}) {
-			if len(s.ttrs) == 0 {
-				continue
-			}
-			tr.Median[name] = Median(s.ttrs)
-			tr.N[name] = len(s.ttrs)
+	for i, m := range merged {
+		tr := trendRun(m)
+		if i > 0 {
+			tr.Flagged = flags(Compare([]Run{merged[i-1]}, []Run{m}, opts))
 		}
 		t.Runs = append(t.Runs, tr)
 	}
-	sort.SliceStable(t.Runs, func(i, j int) bool { return t.Runs[i].Started.Before(t.Runs[j].Started) })
 	return t
 }
 
-// TrendSVG writes the trend as a standalone SVG line chart: x is the run
-// (in start order, labelled), y the median TTR in seconds, one line per
-// drill with a legend. A drill missing from a run breaks its line.
-func TrendSVG(w io.Writer, t Trend) error {
-	c := newTrendChart(t)
-	bw := bufio.NewWriter(w)
-	c.header(bw)
-	c.yAxis(bw)
-	c.xLabels(bw)
-	for di, name := range t.Drills {
-		c.drill(bw, di, name)
-	}
-	_, _ = bw.WriteString("</svg>\n") // a write error is sticky: Flush reports it
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write trend svg: %w", err)
-	}
-	return nil
-}
-
-// Size and margins of the trend chart, in pixels.
-const (
-	trendW, trendH                               = 960.0, 460.0
-	trendLeft, trendRight, trendTop, trendBottom = 64.0, 200.0, 36.0, 70.0
-	trendPlotW, trendPlotH                       = trendW - trendLeft - trendRight, trendH - trendTop - trendBottom
-)
-
-// trendChart draws a Trend: its y scale (0 to hi seconds, ticks every
-// step) and the runs along x.
-type trendChart struct {
-	t        Trend
-	p        palette
-	hi, step float64
-}
-
-func newTrendChart(t Trend) trendChart {
-	hi := 0.0
-	for _, r := range t.Runs {
-		for _, v := range r.Median {
-			hi = math.Max(hi, v)
+// mergeByRunID merges the runs that share a non-empty RunID, in first-seen
+// order.
+func mergeByRunID(runs []Run) []Run {
+	byID := map[string]int{}
+	var groups [][]Run
+	for _, r := range runs {
+		if r.Meta.RunID != "" {
+			if i, ok := byID[r.Meta.RunID]; ok {
+				groups[i] = append(groups[i], r)
+				continue
+			}
+			byID[r.Meta.RunID] = len(groups)
 		}
+		groups = append(groups, []Run{r})
 	}
-	if hi <= 0 {
-		hi = 1
+	out := make([]Run, 0, len(groups))
+	for _, g := range groups {
+		out = append(out, Merge(g...))
 	}
-	step := niceStep(hi / 5)
-	return trendChart{t: t, p: colours, hi: math.Ceil(hi/step) * step, step: step}
+	return out
 }
 
-// x is the position of run i.
-func (c trendChart) x(i int) float64 {
-	n := len(c.t.Runs)
-	if n <= 1 {
-		return trendLeft + trendPlotW/2
+// trendRun is the point of one merged run.
+func trendRun(m Run) TrendRun {
+	tr := TrendRun{
+		RunID: m.Meta.RunID, Release: m.Meta.Release, Label: runLabel(m.Meta), Started: m.Meta.Started,
+		Median: map[string]float64{}, Q1: map[string]float64{}, Q3: map[string]float64{}, N: map[string]int{},
+		Budget: map[string]float64{},
 	}
-	return trendLeft + trendPlotW*float64(i)/float64(n-1)
-}
-
-// y is the position of v seconds.
-func (c trendChart) y(v float64) float64 { return trendTop + trendPlotH - v/c.hi*trendPlotH }
-
-func (c trendChart) header(w io.Writer) {
-	fmt.Fprintf(w, `<svg class="trend" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %.0f %.0f" width="%.0f" height="%.0f" font-family="Helvetica,Arial,sans-serif" font-size="11">`+"\n", trendW, trendH, trendW, trendH)
-	fmt.Fprintf(w, `<title>TTR trend: median per drill over %d runs</title>`+"\n", len(c.t.Runs))
-	fmt.Fprintf(w, `<rect width="%.0f" height="%.0f" fill="#fff"/>`+"\n", trendW, trendH)
-	fmt.Fprintf(w, `<text x="%.0f" y="20" font-size="14" font-weight="600">TTR trend (median per drill, seconds)</text>`+"\n", trendLeft)
-}
-
-// yAxis draws the gridlines with their values in seconds, and the frame.
-func (c trendChart) yAxis(w io.Writer) {
-	for v := 0.0; v <= c.hi+1e-9; v += c.step {
-		fmt.Fprintf(w, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"/><text x="%.1f" y="%.1f" text-anchor="end" fill="%s">%ss</text>`+"\n",
-			trendLeft, c.y(v), trendLeft+trendPlotW, c.y(v), c.p.Grid, trendLeft-6, c.y(v)+4, c.p.Label, trimFloat(v))
-	}
-	fmt.Fprintf(w, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="none" stroke="%s"/>`+"\n", trendLeft, trendTop, trendPlotW, trendPlotH, c.p.Frame)
-}
-
-// xLabels labels at most about a dozen runs, always the last.
-func (c trendChart) xLabels(w io.Writer) {
-	n := len(c.t.Runs)
-	every := max(1, n/12)
-	ly := trendTop + trendPlotH + 14
-	for i, r := range c.t.Runs {
-		if i%every != 0 && i != n-1 {
+	for name, s := range ttrSamples([]Run{m}) {
+		if len(s.ttrs) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, `<text x="%.1f" y="%.1f" text-anchor="end" fill="%s" transform="rotate(-35 %.1f %.1f)">%s</text>`+"\n",
-			c.x(i), ly, c.p.Label, c.x(i), ly, esc(clipText(r.Label, 22)))
+		sorted := slices.Sorted(slices.Values(s.ttrs))
+		tr.Median[name] = sortedMedian(sorted)
+		tr.Q1[name], tr.Q3[name] = quantile(sorted, 0.25), quantile(sorted, 0.75)
+		tr.N[name] = len(sorted)
+	}
+	for _, d := range m.Drills {
+		if b := d.BudgetTTR.Seconds(); b > tr.Budget[d.Name] {
+			tr.Budget[d.Name] = b
+		}
+	}
+	return tr
+}
+
+// runLabel names a run on the chart: its release, else its run id, else
+// its short commit, else its start time.
+func runLabel(m Meta) string {
+	switch {
+	case m.Release != "":
+		return m.Release
+	case m.RunID != "":
+		return m.RunID
+	case m.Commit != "":
+		return shortCommit(m.Commit)
+	default:
+		return m.Started.UTC().Format("2006-01-02 15:04")
 	}
 }
 
-// drill draws one drill's line, a point per run with its median, and its
-// legend entry.
-func (c trendChart) drill(w io.Writer, di int, name string) {
-	col := c.p.Trend[di%len(c.p.Trend)]
-	fmt.Fprintf(w, `<g class="drill" data-drill="%s"><title>%s</title><path fill="none" stroke="%s" stroke-width="2" d="`, esc(name), esc(name), col)
-	pen := false
-	for i, r := range c.t.Runs {
-		v, ok := r.Median[name]
-		if !ok {
-			pen = false
-			continue
+// flags are the comparisons Compare counts as regressions.
+func flags(cs []Comparison) []TrendFlag {
+	var out []TrendFlag
+	for _, c := range Regressions(cs) {
+		why := fmt.Sprintf("%s → %s median, %s (p=%.3f)", sig3(c.BaseMedian)+"s", sig3(c.HeadMedian)+"s", pct(c.Change), c.P)
+		if c.Verdict == NotRestored {
+			why = fmt.Sprintf("not restored in %d of %d samples", c.HeadNotRestored, len(c.Head)+c.HeadMissing)
 		}
-		cmd := "L"
-		if !pen {
-			cmd = "M"
-		}
-		fmt.Fprintf(w, "%s%.1f %.1f", cmd, c.x(i), c.y(v))
-		pen = true
+		out = append(out, TrendFlag{Drill: c.Drill, Why: why})
 	}
-	_, _ = io.WriteString(w, `"/>`) // a write error is sticky: Flush reports it
-	for i, r := range c.t.Runs {
-		if v, ok := r.Median[name]; ok {
-			fmt.Fprintf(w, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s %s: %.3gs (n=%d)</title></circle>`, c.x(i), c.y(v), col, esc(name), esc(r.Label), v, r.N[name])
+	return out
+}
+
+// flagged tells whether drill is flagged in r.
+func (r TrendRun) flagged(drill string) (TrendFlag, bool) {
+	for _, f := range r.Flagged {
+		if f.Drill == drill {
+			return f, true
 		}
 	}
-	lx, ly := trendLeft+trendPlotW, trendTop+10+float64(di)*18
-	fmt.Fprintf(w, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="3"/><text x="%.1f" y="%.1f">%s</text></g>`+"\n",
-		lx+16, ly, lx+36, ly, col, lx+42, ly+4, esc(clipText(name, 24)))
+	return TrendFlag{}, false
 }
 
 // WriteTrendTable prints the trend as an aligned text table: a row per run
-// (label, start time), a column per drill with its median TTR.
+// (label, start time), a column per drill with its median TTR and
+// interquartile range, and the drills Compare flags against the previous
+// run.
 func WriteTrendTable(w io.Writer, t Trend) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "run\tstarted")
 	for _, d := range t.Drills {
 		fmt.Fprint(tw, "\t"+d)
 	}
-	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "\tflagged")
 	for _, r := range t.Runs {
 		fmt.Fprintf(tw, "%s\t%s", r.Label, r.Started.UTC().Format("2006-01-02T15:04:05Z"))
 		for _, d := range t.Drills {
 			if v, ok := r.Median[d]; ok {
-				fmt.Fprintf(tw, "\t%ss", sig3(v))
+				fmt.Fprintf(tw, "\t%ss [%s, %s]", sig3(v), sig3(r.Q1[d]), sig3(r.Q3[d]))
 			} else {
 				fmt.Fprint(tw, "\t–")
 			}
 		}
-		fmt.Fprintln(tw)
+		var names []string
+		for _, f := range r.Flagged {
+			names = append(names, f.Drill+" ("+f.Why+")")
+		}
+		if len(names) == 0 {
+			names = []string{"–"}
+		}
+		fmt.Fprintf(tw, "\t%s\n", strings.Join(names, "; "))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write trend table: %w", err)
 	}
 	return nil
+}
+
+// trendMax is the largest value the chart must show: medians, upper
+// quartiles and budgets; 1 when there is none.
+func trendMax(t Trend) float64 {
+	hi := 0.0
+	for _, r := range t.Runs {
+		for _, m := range []map[string]float64{r.Median, r.Q3, r.Budget} {
+			for _, v := range m {
+				hi = math.Max(hi, v)
+			}
+		}
+	}
+	if hi <= 0 || math.IsNaN(hi) {
+		return 1
+	}
+	return hi
 }

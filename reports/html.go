@@ -59,12 +59,18 @@ func newHTMLDrill(run Run, i int, svg ...TimelineOption) (htmlDrill, error) {
 		TTD:      FormatMeasure(d.Measures.TTD, true),
 		Lost:     intOrDash(d.Integrity.Checked, d.Integrity.Lost),
 		Dup:      intOrDash(d.Integrity.Checked, d.Integrity.Duplicated),
+		Parts:    decompositionText(d.Measures),
+		Alerts:   htmlAlerts(d),
 		SVG:      template.HTML(timeline.String()), // TimelineSVG escapes every text it writes
 		Failed:   d.Failed(),
 		Measures: htmlMeasures(d),
 		Episodes: htmlEpisodes(d),
 		Faults:   htmlFaults(d),
 		Steps:    htmlSteps(d),
+	}
+	hd.Pages, hd.NonCritical = alertCounts(d)
+	if d.Alerts != nil {
+		hd.AlertsLine = alertsText(*d.Alerts)
 	}
 	if !d.Restored && d.Error == "" {
 		hd.NotRestored = notRestoredText(d)
@@ -79,10 +85,15 @@ func htmlMeasures(d Drill) []htmlKV {
 		{"TTR (worst episode)", measureWithBounds(m.TTR)}, {"TTD", FormatMeasure(m.TTD, true)},
 		{"impact", FormatMeasure(m.Impact, true)}, {"runbook", FormatMeasure(m.Runbook, false)},
 		{"catch-up", FormatMeasure(m.CatchUp, true)},
+	}
+	if m.Reaction.Valid {
+		kv = append(kv, htmlKV{"reaction", FormatMeasure(m.Reaction, true)}, htmlKV{"convergence", FormatMeasure(m.Convergence, true)})
+	}
+	kv = append(kv, []htmlKV{
 		{"requests", fmt.Sprint(m.Requests)}, {"failed requests", fmt.Sprint(m.FailedRequests)},
 		{"late starts", fmt.Sprint(m.LateStarts)},
 		{"bucket / K", fmt.Sprintf("%s / %d", FormatDuration(d.Bucket.D()), d.HealthyRun)},
-	}
+	}...)
 	if d.Integrity.Checked {
 		kv = append(kv, htmlIntegrity(d.Integrity)...)
 	}
@@ -126,6 +137,40 @@ func htmlEpisodes(d Drill) []htmlEpisode {
 			he.TTR, he.Bounds, he.Duration = FormatMeasure(e.TTR, true), FormatBounds(e.TTR), measureWithBounds(e.Duration)
 		}
 		out = append(out, he)
+	}
+	return out
+}
+
+// htmlAlerts are the rows of a drill's alerts table.
+func htmlAlerts(d Drill) []htmlAlert {
+	if d.Alerts == nil {
+		return nil
+	}
+	var out []htmlAlert
+	for _, a := range d.Alerts.Alerts {
+		ha := htmlAlert{Alert: a, Kind: "non-critical", Rule: "–", TTD: "–", Bounds: "–", Fired: fmt.Sprint(len(a.Spans)), State: "resolved"}
+		if a.Page {
+			ha.Kind = "page"
+		}
+		switch {
+		case a.Expected:
+			ha.Rule = "must fire"
+		case a.Quiet:
+			ha.Rule = "must stay quiet"
+		}
+		if a.TTD.Valid {
+			ha.TTD, ha.Bounds = FormatMeasure(a.TTD, true), FormatBounds(a.TTD)
+		}
+		switch {
+		case !a.Fired():
+			ha.State = "did not fire"
+		case !a.Resolved:
+			ha.State = "still firing at the end"
+		}
+		if (a.Expected && !a.Fired()) || (a.Quiet && a.Fired()) {
+			ha.Class = "fail"
+		}
+		out = append(out, ha)
 	}
 	return out
 }
@@ -179,6 +224,8 @@ type htmlPage struct {
 
 type htmlDrill struct {
 	ID, Label, Outcome, Verdict, TTR, TTD, Lost, Dup string
+	Pages, NonCritical, AlertsLine, Parts            string
+	Alerts                                           []htmlAlert
 	NotRestored                                      string
 	Drill                                            Drill
 	SVG                                              template.HTML
@@ -195,6 +242,11 @@ type htmlEpisode struct {
 }
 
 type htmlKV struct{ K, V string }
+
+type htmlAlert struct {
+	Alert
+	Class, Kind, Rule, TTD, Bounds, Fired, State string
+}
 
 type htmlFault struct{ Name, Inject, Revert, Error string }
 
@@ -224,6 +276,7 @@ svg .lbl{fill:#57606a}
 .cols{display:flex;flex-wrap:wrap;gap:0 24px}
 pre{background:#f6f8fa;padding:6px 8px;border-radius:4px;overflow:auto;max-height:240px;margin:4px 0;font-size:12px;white-space:pre-wrap}
 ul.misses{margin:4px 0 8px;padding-left:20px}ul.misses li{color:var(--fail)}
+p.parts{margin:4px 0;font-variant-numeric:tabular-nums}tr.fail td{color:var(--fail)}
 details summary{cursor:pointer;color:var(--muted)}
 a{color:#0969da;text-decoration:none}
 `
@@ -241,9 +294,9 @@ var htmlTmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 {{if .Meta}}<p class="meta">{{.Meta}}</p>{{end}}
 <p><strong>{{.Total}} drill samples:</strong> <span class="pass">{{.Pass}} passed</span>, <span class="fail">{{.Fail}} failed</span>, <span class="error">{{.Errors}} errors</span></p>
 {{if .Drills}}<table class="summary">
-<thead><tr><th>drill</th><th>TTR ± res</th><th>TTD</th><th>lost</th><th>dup</th><th>episodes</th><th>verdict</th></tr></thead>
+<thead><tr><th>drill</th><th>TTR ± res</th><th>TTD</th><th>pages</th><th>alerts</th><th>lost</th><th>dup</th><th>episodes</th><th>verdict</th></tr></thead>
 <tbody>
-{{range .Drills}}<tr><td><a href="#{{.ID}}">{{.Label}}</a></td><td class="num">{{.TTR}}</td><td class="num">{{.TTD}}</td><td class="num">{{.Lost}}</td><td class="num">{{.Dup}}</td><td class="num">{{len .Drill.Episodes}}</td><td class="{{.Outcome}}">{{.Verdict}}</td></tr>
+{{range .Drills}}<tr><td><a href="#{{.ID}}">{{.Label}}</a></td><td class="num">{{.TTR}}</td><td class="num">{{.TTD}}</td><td class="num">{{.Pages}}</td><td class="num">{{.NonCritical}}</td><td class="num">{{.Lost}}</td><td class="num">{{.Dup}}</td><td class="num">{{len .Drill.Episodes}}</td><td class="{{.Outcome}}">{{.Verdict}}</td></tr>
 {{end}}</tbody>
 </table>
 <p class="legend">{{range .Legend}}<span><i style="background:{{.Colour}}"></i>{{.Text}}</span>{{end}}</p>
@@ -256,11 +309,13 @@ var htmlTmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 {{if .NotRestored}}<p class="fail">not restored: {{.NotRestored}}</p>{{end}}
 {{if .Failed}}<ul class="misses">{{range .Failed}}<li>budget <strong>{{.Name}}</strong> missed: {{.Actual}} (limit {{.Limit}}){{if .Message}}<details><summary>details</summary><pre>{{.Message}}</pre></details>{{end}}</li>{{end}}</ul>{{end}}
 {{.SVG}}
+{{if .Parts}}<p class="parts">{{.Parts}}</p>{{end}}
 <div class="cols">
 <div><h3>Measures</h3><table>{{range .Measures}}<tr><th>{{.K}}</th><td class="num">{{.V}}</td></tr>{{end}}</table></div>
 {{if .Drill.Budgets}}<div><h3>Budgets</h3><table><tr><th>budget</th><th>limit</th><th>actual</th><th>verdict</th></tr>{{range .Drill.Budgets}}<tr><td>{{.Name}}</td><td class="num">{{.Limit}}</td><td class="num">{{.Actual}}</td><td>{{if .Passed}}<span class="pass">pass</span>{{else}}<span class="fail">miss</span>{{end}}</td></tr>{{end}}</table></div>{{end}}
 </div>
 {{if .Episodes}}<h3>Episodes</h3><table class="episodes"><tr><th>#</th><th>fault</th><th>onset (source)</th><th>impact</th><th>restored</th><th>TTR</th><th>[lower, upper]</th><th>located by</th><th>unhealthy</th></tr>{{range .Episodes}}<tr><td class="num">{{.N}}</td><td>{{.Fault}}</td><td>{{.Onset}}</td><td>{{.Impact}}</td><td>{{.Restored}}</td><td class="num">{{.TTR}}</td><td class="num">{{.Bounds}}</td><td>{{.Source}}</td><td class="num">{{.Duration}}</td></tr>{{end}}</table>{{end}}
+{{if .Drill.Alerts}}<h3>Alerts</h3><p class="meta">{{.AlertsLine}}</p>{{if .Alerts}}<table class="alerts"><tr><th>alert</th><th>severity</th><th>kind</th><th>rule</th><th>TTD</th><th>[lower, upper]</th><th>fired</th><th>state</th></tr>{{range .Alerts}}<tr class="{{.Class}}"><td>{{.Name}}</td><td>{{.Severity}}</td><td>{{.Kind}}</td><td>{{.Rule}}</td><td class="num">{{.TTD}}</td><td class="num">{{.Bounds}}</td><td class="num">{{.Fired}}</td><td>{{.State}}</td></tr>{{end}}</table>{{end}}{{end}}
 {{if .Faults}}<h3>Faults</h3><table><tr><th>fault</th><th>inject</th><th>revert</th><th>error</th></tr>{{range .Faults}}<tr><td>{{.Name}}</td><td>{{.Inject}}</td><td>{{.Revert}}</td><td>{{.Error}}</td></tr>{{end}}</table>{{end}}
 {{if .Steps}}<h3>Recovery steps</h3><table><tr><th>step</th><th>start</th><th>took</th><th>state</th><th>output</th></tr>{{range .Steps}}<tr><td>{{.Name}}</td><td>{{.At}}</td><td class="num">{{.Took}}</td><td>{{.State}}{{if .SkipReason}}: {{.SkipReason}}{{end}}{{if .Error}}: {{.Error}}{{end}}</td><td>{{if .Output}}<details><summary>{{len .Output}} bytes</summary><pre>{{.Output}}</pre></details>{{end}}</td></tr>{{end}}</table>{{end}}
 </section>

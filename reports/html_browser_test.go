@@ -110,6 +110,14 @@ func TestHTMLInChromium(t *testing.T) {
 	assert.Equal(t, 6, count(`document.querySelectorAll('svg.timeline g.episode[data-restored="true"]').length`), "an episode band on each drill with impact")
 	assert.Equal(t, 6, count(`document.querySelectorAll('table.episodes tr').length - document.querySelectorAll('table.episodes').length`), "each episode listed in its drill's table (rows less one header per table)")
 	assert.Equal(t, 7, count(`document.querySelectorAll('svg.timeline rect.fault-band').length`))
+	// Alert lanes: one per alert that fired (loader-crash and
+	// warehouse-outage page and warn, lake-outage pages, poison-batch and
+	// slow-warehouse warn; their quiet alerts stay quiet), each span drawn.
+	assert.Equal(t, 7, count(`document.querySelectorAll('svg.timeline g.alert').length`), "alert lanes")
+	assert.Equal(t, 3, count(`document.querySelectorAll('svg.timeline g.alert[data-page="true"]').length`), "page lanes")
+	assert.Equal(t, 0, count(`Array.from(document.querySelectorAll('svg.timeline rect.alert-span')).filter(r => !(r.getBoundingClientRect().width > 0)).length`), "every firing span is drawn")
+	assert.Equal(t, 3, count(`document.querySelectorAll('svg.timeline g.ttr-parts').length`), "TTR parts of the drills whose runbook started on detection")
+	assert.Equal(t, 5, count(`document.querySelectorAll('table.alerts').length`))
 	assert.Equal(t, 7*3, count(`document.querySelectorAll('svg.timeline g.series path').length`))
 	assert.Equal(t, 7, count(`document.querySelectorAll('table.summary tbody tr').length`))
 	assert.Equal(t, 0, count(`document.querySelectorAll('script, link[rel=stylesheet], img[src^="http"]').length`))

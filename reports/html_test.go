@@ -36,6 +36,10 @@ func TestHTMLSevenDrillsUnder1MB(t *testing.T) {
 	assert.Equal(t, 6*4, strings.Count(html, `class="marker"`))
 	assert.Equal(t, 6, strings.Count(html, `class="ttr-span"`))
 	assert.Equal(t, 6, strings.Count(html, `<g class="episode"`))
+	// Five drills watch alerts: a lane per alert that fired, and the TTR
+	// parts of the three whose runbook starts on detection.
+	assert.Equal(t, 7, strings.Count(html, `<g class="alert"`))
+	assert.Equal(t, 3, strings.Count(html, `<g class="ttr-parts"`))
 }
 
 func TestHTMLEscapes(t *testing.T) {

@@ -167,6 +167,15 @@ func junitSummary(d Drill) string {
 		FormatMeasure(m.TTR, true), FormatMeasure(m.TTD, true), FormatMeasure(m.Impact, true),
 		FormatMeasure(m.Runbook, false), FormatMeasure(m.CatchUp, true))
 	fmt.Fprintf(&b, "requests %d, failed %d, late starts %d\n", m.Requests, m.FailedRequests, m.LateStarts)
+	if s := decompositionText(m); s != "" {
+		b.WriteString(s + "\n")
+	}
+	if d.Alerts != nil {
+		fmt.Fprintf(&b, "alerts: %s\n", alertsText(*d.Alerts))
+		for _, a := range d.Alerts.Alerts {
+			fmt.Fprintf(&b, "  alert %s\n", alertText(a))
+		}
+	}
 	if d.Integrity.Checked {
 		fmt.Fprintf(&b, "integrity: %s\n", integrityText(d.Integrity))
 	}

@@ -11,10 +11,13 @@ import (
 
 // Markdown writes a summary that fits a CI step summary (e.g. GitHub's
 // $GITHUB_STEP_SUMMARY): a table with one row per drill sample
-// (drill | TTR ± res | TTD | lost | dup | episodes | verdict), then every
-// failure and drill error, per drill (test failed, revert failed, not
-// restored, budget misses), then per drill its episodes with their
-// intervals and onset sources, and its integrity counts.
+// (drill | TTR ± res | TTD | pages | alerts | lost | dup | episodes |
+// verdict; pages and non-critical alerts that fired, a dash when the drill
+// watched no alerting system), then every failure and drill error, per
+// drill (test failed, revert failed, not restored, budget misses), then
+// per drill its episodes with their intervals and onset sources, the TTR
+// decomposition when the runbook started on detection, its alerts, and
+// its integrity counts.
 func Markdown(w io.Writer, run Run) error {
 	bw := bufio.NewWriter(w)
 	title := "firedrill report"
@@ -28,11 +31,12 @@ func Markdown(w io.Writer, run Run) error {
 	pass, fail, errs := tally(run)
 	fmt.Fprintf(bw, "**%d drill samples: %d passed, %d failed, %d errors**\n\n", len(run.Drills), pass, fail, errs)
 	if len(run.Drills) > 0 {
-		fmt.Fprintln(bw, "| drill | TTR ± res | TTD | lost | dup | episodes | verdict |")
-		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---|")
+		fmt.Fprintln(bw, "| drill | TTR ± res | TTD | pages | alerts | lost | dup | episodes | verdict |")
+		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
 		for i, d := range run.Drills {
-			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %d | %s |\n",
-				mdEscape(run.Label(i)), FormatMeasure(d.Measures.TTR, true), FormatMeasure(d.Measures.TTD, false),
+			pages, other := alertCounts(d)
+			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %s | %d | %s |\n",
+				mdEscape(run.Label(i)), FormatMeasure(d.Measures.TTR, true), FormatMeasure(d.Measures.TTD, false), pages, other,
 				intOrDash(d.Integrity.Checked, d.Integrity.Lost), intOrDash(d.Integrity.Checked, d.Integrity.Duplicated),
 				len(d.Episodes), mdVerdict(d))
 		}
@@ -115,11 +119,90 @@ func mdDrills(bw io.Writer, run Run) {
 		for j, e := range d.Episodes {
 			fmt.Fprintf(bw, "- episode %d: %s\n", j+1, mdEscape(episodeText(d, e)))
 		}
+		if s := decompositionText(d.Measures); s != "" {
+			fmt.Fprintf(bw, "- %s\n", mdEscape(s))
+		}
+		mdAlerts(bw, d.Alerts)
 		if in := d.Integrity; in.Checked {
 			fmt.Fprintf(bw, "- integrity: %s\n", mdEscape(integrityText(in)))
 		}
 		fmt.Fprintln(bw)
 	}
+}
+
+// mdAlerts lists the alerting system's intervals and each alert watched.
+func mdAlerts(bw io.Writer, a *Alerts) {
+	if a == nil {
+		return
+	}
+	fmt.Fprintf(bw, "- alerts: %s\n", mdEscape(alertsText(*a)))
+	for _, al := range a.Alerts {
+		fmt.Fprintf(bw, "  - %s\n", mdEscape(alertText(al)))
+	}
+}
+
+// alertCounts are the pages and non-critical alerts that fired, as table
+// cells: dashes when the drill watched no alerting system.
+func alertCounts(d Drill) (pages, other string) {
+	if d.Alerts == nil {
+		return "–", "–"
+	}
+	return fmt.Sprint(d.Alerts.Pages), fmt.Sprint(d.Alerts.NonCritical)
+}
+
+// alertsText is "1 page, 2 non-critical (scrape 1s, eval 1s, poll 250ms)".
+func alertsText(a Alerts) string {
+	pages := "pages"
+	if a.Pages == 1 {
+		pages = "page"
+	}
+	return fmt.Sprintf("%d %s, %d non-critical (scrape %s, eval %s, poll %s)", a.Pages, pages, a.NonCritical,
+		FormatDuration(a.ScrapeInterval.D()), FormatDuration(a.EvalInterval.D()), FormatDuration(a.PollEvery.D()))
+}
+
+// alertText describes one alert: "FreshnessStale (critical, page,
+// expected): TTD 1.20s ± 60ms [1.14s, 1.30s] (alertmanager polls), fired 2
+// times, resolved", or that it did not fire.
+func alertText(a Alert) string {
+	tags := []string{}
+	if a.Severity != "" {
+		tags = append(tags, a.Severity)
+	}
+	if a.Page {
+		tags = append(tags, "page")
+	}
+	switch {
+	case a.Expected:
+		tags = append(tags, "expected")
+	case a.Quiet:
+		tags = append(tags, "must stay quiet")
+	}
+	s := a.Name + parens(strings.Join(tags, ", "))
+	if !a.Fired() {
+		if a.Quiet {
+			return s + ": stayed quiet"
+		}
+		return s + ": did not fire"
+	}
+	times := "times"
+	if len(a.Spans) == 1 {
+		times = "time"
+	}
+	state := "resolved"
+	if !a.Resolved {
+		state = "still firing at the end"
+	}
+	return fmt.Sprintf("%s: TTD %s, fired %d %s, %s", s, measureWithBounds(a.TTD), len(a.Spans), times, state)
+}
+
+// decompositionText is "TTR = TTD x + reaction y + runbook z + convergence
+// w" when the runbook started on detection (Reaction valid), else "".
+func decompositionText(m Measures) string {
+	if !m.Reaction.Valid {
+		return ""
+	}
+	return fmt.Sprintf("TTR = TTD %s + reaction %s + runbook %s + convergence %s",
+		FormatMeasure(m.TTD, true), FormatMeasure(m.Reaction, true), FormatMeasure(m.Runbook, true), FormatMeasure(m.Convergence, true))
 }
 
 // measureWithBounds renders "3.00s ± 253ms [2.747s, 3.253s] (requests)".

@@ -59,6 +59,45 @@ type Drill struct {
 	// RevertFailed lists the faults that could not be reverted, each as
 	// "fault: cause — fix".
 	RevertFailed []string `json:"revert_failed,omitempty"`
+	// Alerts are the alerts seen firing in Alertmanager during the drill;
+	// nil when the drill watched no alerting system.
+	Alerts *Alerts `json:"alerts,omitempty"`
+	// BudgetTTR is the drill's TTR budget (0: none), drawn by history as
+	// the budget line.
+	BudgetTTR Duration `json:"budget_ttr,omitempty"`
+}
+
+// Alerts is what the drill saw of the alerting system: counts of the
+// alerts that fired, the intervals that bound every TTD, and each alert.
+type Alerts struct {
+	Pages          int      `json:"pages"`        // alerts of the page severity that fired
+	NonCritical    int      `json:"non_critical"` // other alerts that fired
+	ScrapeInterval Duration `json:"scrape_interval"`
+	EvalInterval   Duration `json:"eval_interval"`
+	PollEvery      Duration `json:"poll_every"`
+	Alerts         []Alert  `json:"alerts"`
+}
+
+// Alert is one alert rule the drill watched or saw firing.
+type Alert struct {
+	Name     string  `json:"name"`
+	Severity string  `json:"severity,omitempty"`
+	Expected bool    `json:"expected,omitempty"` // the drill requires it to fire
+	Quiet    bool    `json:"quiet,omitempty"`    // the drill requires it to stay quiet
+	Page     bool    `json:"page,omitempty"`     // of the page severity
+	Resolved bool    `json:"resolved"`           // not firing at the end
+	TTD      Measure `json:"ttd"`                // onset → first poll that saw it firing
+	Spans    []Span  `json:"spans"`              // periods seen firing
+}
+
+// Fired tells whether the alert was seen firing at all.
+func (a Alert) Fired() bool { return len(a.Spans) > 0 }
+
+// Span is one period an alert was seen firing, from the first poll that
+// saw it to the last (or the end of the drill).
+type Span struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
 }
 
 // Episode is one period of unhealthiness after an inject: from the
@@ -132,11 +171,16 @@ func (m Measure) Plusminus() Duration {
 
 // Measures are the derived figures of a drill.
 type Measures struct {
-	TTR            Measure `json:"ttr"`
-	TTD            Measure `json:"ttd"`
-	Impact         Measure `json:"impact"`
-	Runbook        Measure `json:"runbook"`
-	CatchUp        Measure `json:"catch_up"`
+	TTR     Measure `json:"ttr"`
+	TTD     Measure `json:"ttd"`
+	Impact  Measure `json:"impact"`
+	Runbook Measure `json:"runbook"`
+	CatchUp Measure `json:"catch_up"`
+	// Reaction is detection → runbook start and Convergence runbook end →
+	// restored, valid only when the runbook was started by detection:
+	// TTR = TTD + Reaction + Runbook + Convergence.
+	Reaction       Measure `json:"reaction"`
+	Convergence    Measure `json:"convergence"`
 	Requests       int64   `json:"requests"`
 	FailedRequests int64   `json:"failed_requests"`
 	LateStarts     int64   `json:"late_starts"`

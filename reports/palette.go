@@ -11,6 +11,9 @@ type palette struct {
 	Restored, CaughtUp string // markers
 	TTR                string // the TTR span and an episode's TTR bounds
 	Episode            string // a restored episode (one not restored is Fault)
+	Page, NonCritical  string // an alert firing: of the page severity, or not
+	Reaction           string // TTR part: detected → runbook start
+	Convergence        string // TTR part: runbook end → restored
 	Skipped            string // a skipped step; the time axis
 	Frame, Grid, Label string // panel frame, gridlines, muted text
 	Series             []string
@@ -27,6 +30,8 @@ var colours = palette{
 	Restored: "#1a7f37", CaughtUp: "#0a7e8c",
 	TTR:     "#24292f",
 	Episode: "#6e7781",
+	Page:    "#a40e26", NonCritical: "#d4a72c",
+	Reaction: "#bf3989", Convergence: "#4ac26b",
 	Skipped: "#8c959f",
 	Frame:   "#d0d7de", Grid: "#eaeef2", Label: "#57606a",
 	Series:  []string{"#0969da", "#bf3989", "#9a6700", "#1a7f37", "#8250df", "#57606a"},
@@ -51,5 +56,11 @@ func (p palette) legend() []legendEntry {
 		{p.TTR, "TTR span"},
 		{p.Episode, "episode (onset → restored)"},
 		{p.Fault, "episode not restored"},
+		{p.Page, "page firing (critical alert)"},
+		{p.NonCritical, "non-critical alert firing"},
+		{p.Detected, "TTR part: TTD (onset → detected)"},
+		{p.Reaction, "reaction (detected → runbook start)"},
+		{p.Step, "runbook"},
+		{p.Convergence, "convergence (runbook end → restored)"},
 	}
 }

@@ -143,7 +143,8 @@ func (d Drill) validate() error {
 	for _, m := range []struct {
 		name string
 		m    Measure
-	}{{"ttr", d.Measures.TTR}, {"ttd", d.Measures.TTD}, {"impact", d.Measures.Impact}, {"runbook", d.Measures.Runbook}, {"catch_up", d.Measures.CatchUp}} {
+	}{{"ttr", d.Measures.TTR}, {"ttd", d.Measures.TTD}, {"impact", d.Measures.Impact}, {"runbook", d.Measures.Runbook}, {"catch_up", d.Measures.CatchUp},
+		{"reaction", d.Measures.Reaction}, {"convergence", d.Measures.Convergence}} {
 		if err := m.m.validate(); err != nil {
 			return fmt.Errorf("measures.%s: %w", m.name, err)
 		}
@@ -157,6 +158,50 @@ func (d Drill) validate() error {
 		if len(s.Healthy) != 0 && len(s.Healthy) != len(s.Points) {
 			return fmt.Errorf("series[%d] (%s): %d healthy flags for %d points", j, s.Name, len(s.Healthy), len(s.Points))
 		}
+	}
+	if d.BudgetTTR < 0 {
+		return errors.New("budget_ttr: negative duration")
+	}
+	if d.Alerts != nil {
+		if err := d.Alerts.validate(); err != nil {
+			return fmt.Errorf("alerts: %w", err)
+		}
+	}
+	return nil
+}
+
+func (a Alerts) validate() error {
+	switch {
+	case a.Pages < 0 || a.NonCritical < 0:
+		return errors.New("negative count")
+	case a.ScrapeInterval < 0 || a.EvalInterval < 0 || a.PollEvery < 0:
+		return errors.New("negative interval")
+	}
+	for j, al := range a.Alerts {
+		if err := al.validate(); err != nil {
+			if strings.TrimSpace(al.Name) == "" {
+				return fmt.Errorf("alerts[%d]: %w", j, err)
+			}
+			return fmt.Errorf("alerts[%d] (%s): %w", j, al.Name, err)
+		}
+	}
+	return nil
+}
+
+func (a Alert) validate() error {
+	switch {
+	case strings.TrimSpace(a.Name) == "":
+		return errors.New("empty name")
+	case a.Expected && a.Quiet:
+		return errors.New("both expected and quiet")
+	}
+	for k, s := range a.Spans {
+		if s.To.Before(s.From) {
+			return fmt.Errorf("spans[%d]: to before from", k)
+		}
+	}
+	if err := a.TTD.validate(); err != nil {
+		return fmt.Errorf("ttd: %w", err)
 	}
 	return nil
 }

@@ -63,8 +63,11 @@ func (c timelineConfig) validate() error {
 }
 
 // TimelineSVG writes one drill sample as an inline SVG element (class
-// "timeline"): a lane per fault (inject → revert, with its bracket) and per
-// recovery step, the TTR span from fault onset to restored, markers
+// "timeline"): a lane per fault (inject → revert, with its bracket), per
+// recovery step and per alert that fired (class "alert", its firing spans
+// coloured page or non-critical), the TTR span from fault onset to
+// restored and, when the runbook started on detection, its parts (class
+// "ttr-parts": TTD, reaction, runbook, convergence), markers
 // (class "marker", data-kind impact, detected, restored, caught_up) across
 // every panel, and one panel per SLI series with its unhealthy buckets
 // shaded. Time runs from load start to end. The output needs no script and
@@ -143,11 +146,12 @@ func (tl *timeline) x(t time.Time) float64 {
 func (tl *timeline) since(t time.Time) float64 { return t.Sub(tl.t0).Seconds() }
 
 // timelineLayout is where each part goes, top to bottom: marker labels
-// (three staggered rows), the TTR row, the episode lane, fault lanes, step
-// lanes, SLI panels, the axis.
+// (three staggered rows), the TTR row, the TTR parts row (when the runbook
+// started on detection), the episode lane, fault lanes, step lanes, alert
+// lanes (one per alert that fired), SLI panels, the axis.
 type timelineLayout struct {
-	labelTop, ttrY, episodeY, faultY, stepY float64
-	panelsTop, panelsBottom, axisY, height  float64
+	labelTop, ttrY, partsY, episodeY, faultY, stepY, alertY float64
+	panelsTop, panelsBottom, axisY, height                  float64
 }
 
 func layoutOf(d Drill) timelineLayout {
@@ -157,6 +161,10 @@ func layoutOf(d Drill) timelineLayout {
 	y += 3*markerRow + 6
 	l.ttrY = y
 	y += 22
+	l.partsY = y
+	if d.Measures.Reaction.Valid {
+		y += laneH + 4
+	}
 	l.episodeY = y
 	if len(d.Episodes) > 0 {
 		y += laneH + 2
@@ -166,6 +174,10 @@ func layoutOf(d Drill) timelineLayout {
 	l.stepY = y + 4
 	if len(d.Steps) > 0 {
 		y = l.stepY + laneH*float64(len(d.Steps))
+	}
+	if n := len(firedAlerts(d)); n > 0 {
+		l.alertY = y + 4
+		y = l.alertY + laneH*float64(n)
 	}
 	y += 10
 	l.panelsTop = y
@@ -189,11 +201,13 @@ func (tl *timeline) writeTo(w io.Writer) {
 		tl.episode(w, i, e)
 	}
 	tl.lanes(w)
+	tl.alertLanes(w)
 	for i, s := range tl.d.Series {
 		tl.panel(i, s).writeTo(w)
 	}
 	tl.axis(w)
 	tl.ttrSpan(w)
+	tl.ttrParts(w)
 	tl.markers(w)
 	_, _ = io.WriteString(w, `</svg>`) // a write error is sticky: Flush reports it
 }

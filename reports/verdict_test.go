@@ -105,7 +105,7 @@ func TestMarkdownListsEpisodes(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, reports.Markdown(&buf, run))
 	md := buf.String()
-	assert.Contains(t, md, "| nemesis | 2.00s ± 5ms | 400ms | 0 | 0 | 3 | ✅ pass |")
+	assert.Contains(t, md, "| nemesis | 2.00s ± 5ms | 400ms | – | – | 0 | 0 | 3 | ✅ pass |")
 	assert.Contains(t, md, "**nemesis** · worst TTR 2.00s ± 5ms \\[1.995s, 2.002s\\] (requests) · seed 99")
 	for _, s := range []string{"- episode 1: down(nemesis-link), onset t+5.000s (inject call)", "- episode 2: kill(nemesis-2, SIGKILL)", "(docker events kill..die)", "- episode 3: ", "late 4; late ids evt-000201"} {
 		assert.Contains(t, md, s)

@@ -8,15 +8,17 @@ import (
 // Names of the project's images, for [Image] and [ImageEnvVar]. Each is
 // built by `make images` (scripts/images.sh) as firedrill/<name>:local.
 const (
-	ImageToxiproxy = "toxiproxy" // toxiproxy server, API on 8474/tcp
-	ImagePostgres  = "postgres"  // PostgreSQL 15 (Debian), 5432/tcp, user postgres
-	ImageStub      = "stub"      // scenarios/stub/cmd/stub, HTTP on 8080/tcp
-	ImagePipeline  = "pipeline"  // scenarios/pipeline/cmd/pipeline
+	ImageToxiproxy    = "toxiproxy"    // toxiproxy server, API on 8474/tcp
+	ImagePostgres     = "postgres"     // PostgreSQL 15 (Debian), 5432/tcp, user postgres
+	ImageStub         = "stub"         // scenarios/stub/cmd/stub, HTTP on 8080/tcp
+	ImagePipeline     = "pipeline"     // scenarios/pipeline/cmd/pipeline
+	ImagePrometheus   = "prometheus"   // Prometheus server, HTTP API on 9090/tcp (see WithMonitoring)
+	ImageAlertmanager = "alertmanager" // Alertmanager, HTTP API on 9093/tcp (see WithMonitoring)
 )
 
 // Images lists the names of the project's images, in build order.
 func Images() []string {
-	return []string{ImageToxiproxy, ImagePostgres, ImageStub, ImagePipeline}
+	return []string{ImageToxiproxy, ImagePostgres, ImageStub, ImagePipeline, ImagePrometheus, ImageAlertmanager}
 }
 
 // Image returns the reference of the named project image: the value of

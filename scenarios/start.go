@@ -1,12 +1,14 @@
 package scenarios
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -403,6 +405,20 @@ func (r *Running) create(ctx context.Context, spec ContainerSpec) (*Container, f
 // request is the testcontainers request that creates spec's container: on
 // the system network with its name as alias, labelled, its ports published
 // on 127.0.0.1 on ports chosen by Docker.
+// containerFiles lists files for the request, in path order.
+func containerFiles(files map[string][]byte) []testcontainers.ContainerFile {
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	out := make([]testcontainers.ContainerFile, 0, len(paths))
+	for _, p := range paths {
+		out = append(out, testcontainers.ContainerFile{Reader: bytes.NewReader(files[p]), ContainerFilePath: p, FileMode: 0o644})
+	}
+	return out
+}
+
 func (r *Running) request(spec ContainerSpec) testcontainers.ContainerRequest {
 	var exposed []string
 	for _, p := range spec.Ports {
@@ -418,6 +434,7 @@ func (r *Running) request(spec ContainerSpec) testcontainers.ContainerRequest {
 		ExposedPorts:   exposed,
 		Labels:         r.labels(spec.Name),
 		Tmpfs:          spec.Tmpfs,
+		Files:          containerFiles(spec.Files),
 		Networks:       []string{r.Network},
 		NetworkAliases: map[string][]string{r.Network: {spec.Name}},
 		HostConfigModifier: func(hc *container.HostConfig) {

@@ -65,6 +65,10 @@ type ContainerSpec struct {
 	Memory int64
 	// NanoCPUs is an optional initial CPU quota in 1e-9 CPUs (1e9 = one CPU).
 	NanoCPUs int64
+	// Files are written into the container before it starts: an absolute
+	// path → its content (mode 0644), e.g. a configuration file. Parent
+	// directories are created.
+	Files map[string][]byte
 }
 
 // LinkSpec declares a network path From→To routed through a toxiproxy proxy.
@@ -183,6 +187,11 @@ func (p *problems) checkContainer(i int, c ContainerSpec, specs map[string]Conta
 		}
 	}
 	p.checkLimits(label, c)
+	for path := range c.Files {
+		if !strings.HasPrefix(path, "/") || strings.HasSuffix(path, "/") {
+			p.add("%s: file %q must be an absolute path to a file, e.g. /etc/app/config.yml", label, path)
+		}
+	}
 	if rp, ok := c.Ready.(interface{ readinessPorts() []string }); ok {
 		for _, port := range rp.readinessPorts() {
 			if !hasPort(c.Ports, port) {

@@ -73,6 +73,9 @@ func TestValidate(t *testing.T) {
 		{name: "empty name", modify: func(s *System) {
 			s.Containers = append(s.Containers, ContainerSpec{Image: "x"})
 		}, want: []string{"container #2 has no name"}},
+		{name: "relative file path", modify: func(s *System) {
+			s.Containers[1].Files = map[string][]byte{"etc/app.yml": nil, "/etc/ok.yml": nil}
+		}, want: []string{`file "etc/app.yml" must be an absolute path`}},
 		{name: "bad port", modify: func(s *System) {
 			s.Containers[0].Ports = []string{"5432/tcp", "http"}
 		}, want: []string{`port "http": want a number 1-65535`}},

@@ -196,7 +196,48 @@ go_image() {
 }
 
 # ---- Upstream images: firedrill/prometheus, firedrill/alertmanager --------
-# RUN-FLAGS-PLACEHOLDER
+# Running them (checked by hand with Docker 20.10; traffic to 127.0.0.1 only):
+#
+#   firedrill/prometheus:local   entrypoint /bin/prometheus, user 65534:65534,
+#     API on 9090/tcp. Default cmd (used when no cmd is given):
+#       --config.file=/etc/prometheus/prometheus.yml --storage.tsdb.path=/prometheus
+#     the built-in config scrapes Prometheus itself. A cmd replaces the whole
+#     default, so give both flags again, e.g.:
+#       docker run -d -p 127.0.0.1::9090 --tmpfs /prometheus:size=256m \
+#         -v $PWD/prometheus.yml:/etc/prometheus/prometheus.yml:ro \
+#         -v $PWD/rules.yml:/etc/prometheus/rules.yml:ro \
+#         firedrill/prometheus:local \
+#         --config.file=/etc/prometheus/prometheus.yml \
+#         --storage.tsdb.path=/prometheus --web.enable-lifecycle
+#       curl 127.0.0.1:<port>/-/ready   # 200 about 0.2 s after start
+#     Config: mount or copy (testcontainers Files, mode 0644) the file to
+#     /etc/prometheus/prometheus.yml; rule files anywhere readable (here
+#     /etc/prometheus/, referenced as rule_files: [/etc/prometheus/rules.yml]).
+#     Storage: /prometheus (mode 1777) works as is, as a --tmpfs (no uid/mode
+#     options needed: Docker gives the tmpfs this directory's mode) and under
+#     any --user; so does --storage.tsdb.path=/tmp/prometheus. Prometheus
+#     exits at once if its storage path is not writable (queries.active:
+#     permission denied). No VOLUME is declared: nothing is left behind.
+#     --web.enable-lifecycle allows POST /-/reload (re-read config and
+#     rules) and /-/quit. No web UI: / redirects to a 404; /api/v1/* works.
+#     An Alertmanager on the same network: alerting: alertmanagers:
+#     [{static_configs: [{targets: ["<alias>:9093"]}]}].
+#
+#   firedrill/alertmanager:local   entrypoint /bin/alertmanager, user
+#     65534:65534, API on 9093/tcp. Default cmd:
+#       --config.file=/etc/alertmanager/alertmanager.yml --storage.path=/alertmanager --cluster.listen-address=
+#     (the last flag turns HA gossip off: no port 9094, no settling; drop it
+#     and add --cluster.peer=... for a cluster). The built-in config routes
+#     everything to one receiver "null" that notifies nobody. E.g.:
+#       docker run -d -p 127.0.0.1::9093 --network NET --network-alias am \
+#         --tmpfs /alertmanager:size=64m \
+#         -v $PWD/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro \
+#         firedrill/alertmanager:local \
+#         --config.file=/etc/alertmanager/alertmanager.yml \
+#         --storage.path=/alertmanager --cluster.listen-address=
+#       curl 127.0.0.1:<port>/-/ready   # 200 about 0.1 s after start
+#     Storage as for Prometheus (/alertmanager, 1777, tmpfs or any user
+#     fine). Alerts: GET /api/v2/alerts. No web UI (a placeholder page).
 
 # upstream_inputs NAME prints what firedrill/NAME is made from: the pinned
 # module version, the Go toolchain, the build flags and the text of
@@ -222,7 +263,7 @@ upstream_inputs() {
 # busybox and the VOLUME):
 #   /bin/NAME                      the program (entrypoint)
 #   /etc/NAME/NAME.yml             a minimal default config (root, 0644)
-#   /NAME                          data directory, WORKDIR, 65534:65534 0775
+#   /NAME                          data directory, WORKDIR, 65534:65534 1777
 #   /tmp                           empty, 1777
 #   /LICENSE /NOTICE               from the module
 upstream_image() {
@@ -283,7 +324,10 @@ receivers:
 	printf '%s' "$conf" >"$stage/etc/$name/$name.yml"
 	chmod 0644 "$stage/etc/$name/$name.yml"
 	chmod 0755 "$stage/bin" "$stage/etc" "$stage/etc/$name"
-	chmod 0775 "$stage/$name"
+	# 1777, not 0775: a tmpfs mounted over it (docker run --tmpfs /NAME)
+	# gets this directory's mode but root's ownership; so it stays
+	# writable for 65534 and for any other --user.
+	chmod 1777 "$stage/$name"
 	chmod 1777 "$stage/tmp"
 	for f in LICENSE NOTICE; do
 		[ ! -f "$src/$f" ] || install -m 0644 "$src/$f" "$stage/$f"

@@ -104,16 +104,28 @@ func (c *compareCmd) Run(e *env) error {
 }
 
 type historyCmd struct {
-	Output string   `short:"o" default:"trend.svg" placeholder:"FILE" help:"Where to write the SVG chart (default trend.svg; '-' for stdout, without the text table)."`
-	Dirs   []string `arg:"" name:"DIR" help:"Directories of run files (or run files), any order: runs are ordered by start time."`
+	Output    string   `short:"o" default:"trend.svg" placeholder:"FILE" help:"Where to write the SVG chart (default trend.svg; '-' for stdout, without the text table)."`
+	Threshold float64  `default:"0.1" help:"Smallest relative change of the median TTR that compare flags (0.1 = 10%)."`
+	Alpha     float64  `default:"0.05" help:"Significance level of compare's Mann-Whitney U test."`
+	Dirs      []string `arg:"" name:"DIR" help:"Directories of run files (or run files), any order: runs are ordered by start time."`
 }
 
 func (c *historyCmd) Run(e *env) error {
+	switch {
+	case c.Threshold < 0:
+		return badInput(fmt.Errorf("history: --threshold %g: must be at least 0", c.Threshold))
+	case c.Alpha <= 0 || c.Alpha >= 1:
+		return badInput(fmt.Errorf("history: --alpha %g: must be between 0 and 1", c.Alpha))
+	}
 	runs, err := reports.ReadPaths(c.Dirs...)
 	if err != nil {
 		return badInput(fmt.Errorf("history: %w", err))
 	}
-	trend := reports.History(runs)
+	opts := reports.CompareOptions{Threshold: c.Threshold, Alpha: c.Alpha}
+	if c.Threshold == 0 {
+		opts.Threshold = 1e-12 // 0 means "any change"; the zero value would mean the default
+	}
+	trend := reports.HistoryWith(runs, opts)
 	if len(trend.Drills) == 0 {
 		return badInput(fmt.Errorf("history: the run files in %s hold no drills", strings.Join(c.Dirs, ", ")))
 	}
@@ -126,7 +138,13 @@ func (c *historyCmd) Run(e *env) error {
 	if err := reports.WriteTrendTable(e.stdout, trend); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "firedrill: wrote TTR trend of %d drills over %d runs to %s\n", len(trend.Drills), len(trend.Runs), c.Output)
+	flagged := 0
+	for _, r := range trend.Runs {
+		if len(r.Flagged) > 0 {
+			flagged++
+		}
+	}
+	fmt.Fprintf(e.stderr, "firedrill: wrote TTR trend of %d drills over %d runs to %s; compare flags a regression in %d run(s)\n", len(trend.Drills), len(trend.Runs), c.Output, flagged)
 	return nil
 }
 

@@ -1,10 +1,12 @@
 // Command firedrill turns drill run files into reports, compares TTR
-// between releases, draws the TTR trend across runs, and wipes resources
-// that a killed drill left behind.
+// between releases, draws the TTR trend across runs (labelled by release,
+// with each drill's spread and budget, marking the runs compare flags
+// against the previous one), and wipes resources that a killed drill left
+// behind.
 //
 //	firedrill report  [--format html|md|junit|json] [-o FILE] RUN.json|DIR...
 //	firedrill compare [--threshold 0.1] [--alpha 0.05] BASE HEAD
-//	firedrill history [-o trend.svg] DIR...
+//	firedrill history [-o trend.svg] [--threshold 0.1] [--alpha 0.05] DIR...
 //	firedrill wipe
 //
 // Exit codes: 0 success; 1 a significant TTR regression or a drill not
@@ -42,7 +44,7 @@ func main() {
 type cli struct {
 	Report  reportCmd  `cmd:"" help:"Turn run files into one HTML, Markdown, JUnit XML or JSON report (runs are merged)."`
 	Compare compareCmd `cmd:"" help:"Compare TTR between BASE and HEAD runs; exit 1 on a significant regression."`
-	History historyCmd `cmd:"" help:"Draw the median TTR per drill across runs as an SVG line chart."`
+	History historyCmd `cmd:"" help:"Draw each drill's TTR across runs as an SVG chart (median, interquartile band, budget), labelled by release, marking the runs compare flags."`
 	Wipe    wipeCmd    `cmd:"" help:"Remove every firedrill-labelled container and network (what a killed drill left)."`
 }
 

@@ -96,7 +96,7 @@ func TestCLI(t *testing.T) {
 		{name: "unknown command", args: []string{"nope"}, code: 2, stderr: []string{"unexpected argument nope"}},
 
 		{name: "report markdown", args: []string{"report", "--format", "md", f.run}, code: 0,
-			stdout: []string{"| drill | TTR ± res | TTD | lost | dup | episodes | verdict |", "| loader-crash |", "### Failures", "lake-outage", "### Episodes"}},
+			stdout: []string{"| drill | TTR ± res | TTD | pages | alerts | lost | dup | episodes | verdict |", "| loader-crash |", "### Failures", "lake-outage", "### Episodes"}},
 		{name: "report merges runs", args: []string{"report", "-f", "md", f.run, f.other}, code: 0,
 			stdout: []string{"loader-crash #1", "loader-crash #2", "14 drill samples"}},
 		{name: "report json", args: []string{"report", "--format", "json", f.run}, code: 0, stdout: []string{`"schema": "firedrill.report/v1"`}},
@@ -289,6 +289,37 @@ func TestCLIHistoryOrdersRunsByStart(t *testing.T) {
 	b, err := os.ReadFile(svg)
 	require.NoError(t, err)
 	assert.Equal(t, 7, strings.Count(string(b), `<g class="drill"`))
+}
+
+// The head runs recover loader-crash 30% slower than the base runs just
+// before them: history marks the first head run, labelled by release.
+func TestCLIHistoryMarksRegressions(t *testing.T) {
+	f := newFixtures(t)
+	svgPath := filepath.Join(t.TempDir(), "t.svg")
+	r := runCLI(t, "history", "-o", svgPath, f.baseDir, f.headDir, f.sameDir)
+	require.Equal(t, 0, r.code, r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 1+6)
+	assert.True(t, strings.HasSuffix(lines[0], "flagged"), lines[0])
+	assert.Contains(t, lines[3], "loader-crash (", "the first head run is flagged")
+	for _, i := range []int{1, 2, 4, 5, 6} {
+		assert.True(t, strings.HasSuffix(lines[i], "–"), "run %d is not flagged: %s", i, lines[i])
+	}
+	assert.Contains(t, r.stderr, "compare flags a regression in 1 run(s)")
+	b, err := os.ReadFile(svgPath)
+	require.NoError(t, err)
+	svg := string(b)
+	assert.Equal(t, 1, strings.Count(svg, `<g class="regressed-run"`))
+	assert.Equal(t, 7, strings.Count(svg, `<path class="budget"`), "every reference drill has a TTR budget")
+	assert.Contains(t, svg, ">v0.0.0-test</text>", "labelled by release")
+
+	// A threshold no change reaches flags nothing; a bad one is refused.
+	r = runCLI(t, "history", "-o", svgPath, "--threshold", "5", f.baseDir, f.headDir)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "compare flags a regression in 0 run(s)")
+	r = runCLI(t, "history", "--alpha", "0", f.baseDir)
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "--alpha 0: must be between 0 and 1")
 }
 
 func TestCLIWipe(t *testing.T) {

@@ -33,6 +33,26 @@ type DrillSpec struct {
 	TestFailure string // the go test failed after the drill was judged
 	RevertFail  string // a fault could not be reverted ("fault: cause — fix")
 	Seed        uint64 // nemesis seed of the schedule
+	// Alerts are the alert rules the drill watches in Alertmanager; nil:
+	// the drill watched no alerting system (Drill.Alerts stays nil).
+	Alerts []AlertSpec
+	// OnDetect: the runbook starts on detection, so TTR decomposes into
+	// TTD + reaction + runbook + convergence (single-episode drills).
+	OnDetect bool
+}
+
+// AlertSpec describes one synthetic alert rule.
+type AlertSpec struct {
+	Name     string
+	Severity string // "critical" pages; anything else is non-critical
+	Expected bool   // the drill requires it to fire
+	Quiet    bool   // the drill requires it to stay quiet
+	// Fires is how many times it is seen firing (0: never): its firing
+	// runs from detection to a second after restored, split in Fires spans.
+	Fires int
+	// Delay is how much later than the drill's detection it fires.
+	Delay      time.Duration
+	Unresolved bool // still firing at the end
 }
 
 // Config describes a synthetic run.
@@ -50,13 +70,27 @@ type Config struct {
 // PipelineDrills are seven drills named like the reference suite.
 func PipelineDrills() []DrillSpec {
 	return []DrillSpec{
-		{Name: "loader-crash", TTR: 3200 * time.Millisecond, TTRBudget: 20 * time.Second},
-		{Name: "warehouse-outage", TTR: 10400 * time.Millisecond, TTRBudget: 20 * time.Second},
-		{Name: "lake-outage", TTR: 5300 * time.Millisecond, TTRBudget: 4 * time.Second},
-		{Name: "poison-batch", TTR: 2100 * time.Millisecond, TTRBudget: 10 * time.Second},
+		{Name: "loader-crash", TTR: 3200 * time.Millisecond, TTRBudget: 20 * time.Second, OnDetect: true, Alerts: []AlertSpec{
+			{Name: "FreshnessObjectiveBreached", Severity: "critical", Expected: true, Fires: 1},
+			{Name: "LoaderRetrying", Severity: "warning", Fires: 2, Delay: 300 * time.Millisecond},
+		}},
+		{Name: "warehouse-outage", TTR: 10400 * time.Millisecond, TTRBudget: 20 * time.Second, OnDetect: true, Alerts: []AlertSpec{
+			{Name: "FreshnessObjectiveBreached", Severity: "critical", Expected: true, Fires: 1},
+			{Name: "LoaderRetrying", Severity: "warning", Fires: 1, Delay: 200 * time.Millisecond},
+		}},
+		{Name: "lake-outage", TTR: 5300 * time.Millisecond, TTRBudget: 4 * time.Second, OnDetect: true, Alerts: []AlertSpec{
+			{Name: "CollectorCannotCommit", Severity: "critical", Expected: true, Fires: 1},
+		}},
+		{Name: "poison-batch", TTR: 2100 * time.Millisecond, TTRBudget: 10 * time.Second, Alerts: []AlertSpec{
+			{Name: "QuarantineGrowing", Severity: "warning", Expected: true, Fires: 1},
+			{Name: "FreshnessObjectiveBreached", Severity: "critical", Quiet: true},
+		}},
 		{Name: "bad-deploy", TTR: 7800 * time.Millisecond, TTRBudget: 15 * time.Second, Lost: 3},
 		{Name: "wipe-and-rebuild", TTR: 12500 * time.Millisecond, TTRBudget: 30 * time.Second},
-		{Name: "slow-warehouse", NoImpact: true, TTRBudget: 5 * time.Second},
+		{Name: "slow-warehouse", NoImpact: true, TTRBudget: 5 * time.Second, Alerts: []AlertSpec{
+			{Name: "WarehouseSlow", Severity: "warning", Expected: true, Fires: 1},
+			{Name: "FreshnessObjectiveBreached", Severity: "critical", Quiet: true},
+		}},
 	}
 }
 
@@ -186,6 +220,9 @@ func drill(rng *rand.Rand, c Config, spec DrillSpec, sample int, t0 time.Time) r
 		Seed:      spec.Seed,
 	}
 	mishaps(&d, spec)
+	d.BudgetTTR = reports.Duration(spec.TTRBudget)
+	d.Alerts = alerts(d, spec)
+	decompose(&d, spec)
 	d.Series = series(rng, d, b)
 	budgets(&d, spec)
 	d.Passed = spec.Error == "" && len(d.Failed()) == 0 && d.Restored && len(d.RevertFailed) == 0
@@ -312,6 +349,96 @@ func episodes(rng *rand.Rand, c Config, spec DrillSpec, onset time.Time, ttr tim
 		at = restored.Add(2 * time.Second)
 	}
 	return eps, faults
+}
+
+// Intervals of the synthetic alerting system.
+const (
+	scrapeEvery = time.Second
+	evalEvery   = time.Second
+	pollEvery   = 250 * time.Millisecond
+)
+
+// alerts are what the drill saw of spec's alert rules: each that fires is
+// seen from the drill's detection (a second after onset without one) plus
+// its delay, to a second after restored (or after the last revert, or to
+// the end when unresolved). The first expected alert without delay is the
+// drill's detector: the drill's TTD is its TTD.
+func alerts(d reports.Drill, spec DrillSpec) *reports.Alerts {
+	if spec.Alerts == nil {
+		return nil
+	}
+	tl := d.Timeline
+	onset, seen, gone, resolves := tl.FaultSent, tl.FaultSent.Add(time.Second), tl.End, true
+	if tl.Detected != nil {
+		seen = *tl.Detected
+	}
+	switch {
+	case tl.Restored != nil:
+		gone = tl.Restored.Add(time.Second)
+	case !spec.NotRestored && tl.FaultReverted != nil:
+		gone = tl.FaultReverted.Add(time.Second)
+	default:
+		resolves = false
+	}
+	out := &reports.Alerts{
+		ScrapeInterval: reports.Duration(scrapeEvery), EvalInterval: reports.Duration(evalEvery), PollEvery: reports.Duration(pollEvery),
+		Alerts: []reports.Alert{},
+	}
+	for _, a := range spec.Alerts {
+		al := reports.Alert{Name: a.Name, Severity: a.Severity, Expected: a.Expected, Quiet: a.Quiet, Page: a.Severity == "critical", Resolved: true, Spans: []reports.Span{}}
+		if a.Fires > 0 {
+			from := seen.Add(a.Delay)
+			al.TTD = bounded(from.Sub(onset), scrapeEvery+evalEvery+pollEvery, 0, "alertmanager polls")
+			al.Spans = spans(from, gone, a.Fires)
+			al.Resolved = resolves && !a.Unresolved
+			if !al.Resolved {
+				al.Spans[len(al.Spans)-1].To = tl.End
+			}
+			if al.Page {
+				out.Pages++
+			} else {
+				out.NonCritical++
+			}
+		}
+		out.Alerts = append(out.Alerts, al)
+	}
+	return out
+}
+
+// spans splits [from, to) into n firing spans with half-second gaps.
+func spans(from, to time.Time, n int) []reports.Span {
+	gap := 500 * time.Millisecond
+	each := max(pollEvery, (to.Sub(from)-time.Duration(n-1)*gap)/time.Duration(n))
+	out := make([]reports.Span, 0, n)
+	for k := range n {
+		s := from.Add(time.Duration(k) * (each + gap))
+		out = append(out, reports.Span{From: s, To: s.Add(each)})
+	}
+	return out
+}
+
+// decompose takes the drill's TTD from its detector alert, and when the
+// runbook started on detection splits the TTR into TTD + reaction +
+// runbook + convergence.
+func decompose(d *reports.Drill, spec DrillSpec) {
+	if d.Alerts != nil {
+		for i, a := range d.Alerts.Alerts {
+			if a.Expected && a.Fired() && spec.Alerts[i].Delay == 0 && d.Timeline.Detected != nil {
+				d.Measures.TTD = a.TTD
+				break
+			}
+		}
+	}
+	tl := d.Timeline
+	if !spec.OnDetect || len(d.Episodes) != 1 || tl.Restored == nil || tl.Detected == nil || !d.Measures.TTD.Valid {
+		return
+	}
+	conv := tl.Restored.Sub(*tl.RecoveryDone)
+	if conv < 0 {
+		return
+	}
+	d.Measures.Reaction = bounded(tl.RecoveryStart.Sub(*tl.Detected), 0, 0, "steps")
+	d.Measures.Convergence = bounded(conv, 2*time.Millisecond, 2*time.Millisecond, "requests")
 }
 
 // bounded is a valid measure of v known to lie in [v−below, v+above].

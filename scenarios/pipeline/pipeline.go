@@ -36,6 +36,7 @@ import (
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/ctl"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/ingest"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/loader"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/plant"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/store"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/verify"
 )
@@ -52,9 +53,28 @@ const (
 	LoaderWarehouse = "loader-warehouse"
 )
 
+// Ports and path of the HTTP endpoints a Prometheus scrape reads: the
+// collector and the loader serve their metrics in the text exposition
+// format at MetricsPath (the loader's JSON document is at /metrics.json).
+const (
+	CollectorPort = "8080/tcp"
+	LoaderPort    = "8081/tcp"
+	MetricsPath   = "/metrics"
+)
+
 // System declares the pipeline. The lake commits synchronously, so killing
-// its container never loses an acknowledged event.
-func System() scenarios.System {
+// its container never loses an acknowledged event. Defects, if any, are
+// planted in the collector and the loader (PIPELINE_PLANT); the
+// pipelinectl defects act where pipelinectl runs (Pipeline.RunCtl, or an
+// Exec in the loader container, which inherits the variable).
+func System(defects ...Defect) scenarios.System {
+	planted := plant.Of(defects...).String()
+	withPlant := func(env map[string]string) map[string]string {
+		if planted != "" {
+			env[plant.Env] = planted
+		}
+		return env
+	}
 	pg := func(name, db string, cmd ...string) scenarios.ContainerSpec {
 		return scenarios.ContainerSpec{
 			Name: name, Image: scenarios.Image(scenarios.ImagePostgres),
@@ -74,18 +94,18 @@ func System() scenarios.System {
 			pg(Warehouse, "warehouse"),
 			{
 				Name: Collector, Image: scenarios.Image(scenarios.ImagePipeline), Cmd: []string{"collector"},
-				Env:   map[string]string{"LAKE_DSN": dsn(CollectorLake, "lake")},
-				Ports: []string{"8080/tcp"},
-				Ready: scenarios.ReadyHTTP("8080/tcp", "/readyz"),
+				Env:   withPlant(map[string]string{"LAKE_DSN": dsn(CollectorLake, "lake")}),
+				Ports: []string{CollectorPort},
+				Ready: scenarios.ReadyHTTP(CollectorPort, "/readyz"),
 			},
 			{
 				Name: Loader, Image: scenarios.Image(scenarios.ImagePipeline), Cmd: []string{"loader"},
-				Env: map[string]string{
+				Env: withPlant(map[string]string{
 					"LAKE_DSN":      dsn(LoaderLake, "lake"),
 					"WAREHOUSE_DSN": dsn(LoaderWarehouse, "warehouse"),
-				},
-				Ports: []string{"8081/tcp"},
-				Ready: scenarios.ReadyHTTP("8081/tcp", "/readyz"),
+				}),
+				Ports: []string{LoaderPort},
+				Ready: scenarios.ReadyHTTP(LoaderPort, "/readyz"),
 			},
 		},
 		Links: []scenarios.LinkSpec{
@@ -111,6 +131,9 @@ type Pipeline struct {
 	// (not through the links): the operator's view, used by pipelinectl
 	// steps and the integrity readers.
 	LakeDSN, WarehouseDSN string
+	// PrometheusURL and AlertmanagerURL are the monitoring's APIs on
+	// 127.0.0.1 (empty without WithMonitoring).
+	PrometheusURL, AlertmanagerURL string
 
 	lake, wh *pgxpool.Pool
 	http     *http.Client
@@ -120,15 +143,26 @@ type Pipeline struct {
 	poisonEvery atomic.Int64
 	// ingests numbers the Ingest workloads, so each has its own event ids.
 	ingests atomic.Int64
+	// defects are the planted defects (PIPELINE_PLANT of RunCtl too).
+	defects plant.Set
 }
 
 // Start starts the pipeline for a test; everything is torn down when the
 // test ends, however it ends. It fails the test when the system cannot start
-// and, like scenarios.Start, skips it under -short.
-func Start(tb testing.TB, opts ...scenarios.Option) *Pipeline {
+// (or an option is invalid) and, like scenarios.Start, skips it under
+// -short.
+func Start(tb testing.TB, opts ...Option) *Pipeline {
 	tb.Helper()
-	r := scenarios.Start(tb, System(), opts...)
-	p, err := handles(tb.Context(), r)
+	cfg, err := newConfig(opts)
+	if err != nil {
+		tb.Fatalf("start pipeline: %v", err)
+	}
+	sys, err := cfg.system()
+	if err != nil {
+		tb.Fatalf("start pipeline: %v", err)
+	}
+	r := scenarios.Start(tb, sys, cfg.scenario...)
+	p, err := handles(tb.Context(), r, cfg)
 	if p != nil {
 		tb.Cleanup(p.close)
 	}
@@ -140,12 +174,20 @@ func Start(tb testing.TB, opts ...scenarios.Option) *Pipeline {
 
 // StartContext starts the pipeline outside a test. Close it with Close,
 // also when an error is returned with a non-nil Pipeline.
-func StartContext(ctx context.Context, opts ...scenarios.Option) (*Pipeline, error) {
-	r, err := scenarios.StartContext(ctx, System(), opts...)
+func StartContext(ctx context.Context, opts ...Option) (*Pipeline, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return &Pipeline{}, fmt.Errorf("start pipeline: %w", err)
+	}
+	sys, err := cfg.system()
+	if err != nil {
+		return &Pipeline{}, fmt.Errorf("start pipeline: %w", err)
+	}
+	r, err := scenarios.StartContext(ctx, sys, cfg.scenario...)
 	if err != nil {
 		return &Pipeline{Running: r}, fmt.Errorf("start pipeline: %w", err)
 	}
-	p, err := handles(ctx, r)
+	p, err := handles(ctx, r, cfg)
 	if err != nil {
 		return p, fmt.Errorf("start pipeline: %w", err)
 	}
@@ -170,8 +212,9 @@ func (p *Pipeline) close() {
 	}
 }
 
-func handles(ctx context.Context, r *scenarios.Running) (*Pipeline, error) {
+func handles(ctx context.Context, r *scenarios.Running, cfg config) (*Pipeline, error) {
 	p := &Pipeline{
+		defects:         cfg.defects,
 		Running:         r,
 		Lake:            r.Container(Lake),
 		Warehouse:       r.Container(Warehouse),
@@ -188,11 +231,11 @@ func handles(ctx context.Context, r *scenarios.Running) (*Pipeline, error) {
 		}
 		return c.Endpoint(ctx, port)
 	}
-	col, err := ep(p.Collector, "8080/tcp")
+	col, err := ep(p.Collector, CollectorPort)
 	if err != nil {
 		return p, fmt.Errorf("collector endpoint: %w", err)
 	}
-	ld, err := ep(p.Loader, "8081/tcp")
+	ld, err := ep(p.Loader, LoaderPort)
 	if err != nil {
 		return p, fmt.Errorf("loader endpoint: %w", err)
 	}
@@ -212,6 +255,14 @@ func handles(ctx context.Context, r *scenarios.Running) (*Pipeline, error) {
 	}
 	if p.wh, err = store.Open(ctx, p.WarehouseDSN, 4); err != nil {
 		return p, fmt.Errorf("open warehouse from the host: %w", err)
+	}
+	if cfg.monitoring {
+		if p.PrometheusURL, err = r.PrometheusURL(ctx); err != nil {
+			return p, err
+		}
+		if p.AlertmanagerURL, err = r.AlertmanagerURL(ctx); err != nil {
+			return p, err
+		}
 	}
 	return p, nil
 }
@@ -331,7 +382,7 @@ func (p *Pipeline) loaderDo(ctx context.Context, method, path, body string) (*ht
 	if err == nil {
 		return resp, nil
 	}
-	ep, epErr := p.Loader.Endpoint(ctx, "8081/tcp")
+	ep, epErr := p.Loader.Endpoint(ctx, LoaderPort)
 	if epErr != nil || "http://"+ep == base {
 		return nil, err
 	}
@@ -341,7 +392,7 @@ func (p *Pipeline) loaderDo(ctx context.Context, method, path, body string) (*ht
 	return do("http://" + ep)
 }
 
-// Metrics is the loader's /metrics document: State ("starting",
+// Metrics is the loader's /metrics.json document: State ("starting",
 // "running", "backoff", "paused" or "stopped"), Checkpoint, LakeHead,
 // LagEvents and LagSeconds, Quarantine, the counters LoadedTotal,
 // QuarantinedTotal, BatchesTotal and ErrorsTotal, LastError and
@@ -356,10 +407,10 @@ type Metrics = loader.Metrics
 // is no difference; String summarises it.
 type Diff = verify.Diff
 
-// Metrics reads the loader's /metrics.
+// Metrics reads the loader's /metrics.json.
 func (p *Pipeline) Metrics(ctx context.Context) (Metrics, error) {
 	var m Metrics
-	resp, err := p.loaderDo(ctx, http.MethodGet, "/metrics", "")
+	resp, err := p.loaderDo(ctx, http.MethodGet, "/metrics.json", "")
 	if err != nil {
 		return m, fmt.Errorf("read loader metrics: %w", err)
 	}
@@ -397,22 +448,39 @@ func (p *Pipeline) Quarantine() slo.Probe {
 	}).WithStaleness(time.Second) // the loader recounts about once a second
 }
 
-// Wrong is the correctness probe: how many warehouse rows, up to the
-// loader's checkpoint, differ from the schema (version v) applied to the
-// lake. Non-zero means corrupt data is being served.
+// OverdueAfter is how old a lake event past the loader's checkpoint may be
+// before the correctness probe counts it as missing from the warehouse:
+// the freshness objective of the reference drills.
+const OverdueAfter = 2 * time.Second
+
+// Wrong is the correctness probe: how many rows of the warehouse differ
+// from the schema (version v) applied to the lake. It counts, in one
+// warehouse snapshot, the rows up to the loader's checkpoint that are
+// wrong, missing, foreign, misfiled or delivered more than once, plus the
+// lake events past the checkpoint older than OverdueAfter (so a warehouse
+// just wiped, checkpoint 0, reads as the whole lake missing until it is
+// rebuilt, not as correct). Non-zero means wrong or incomplete data is
+// being served.
 func (p *Pipeline) Wrong(v int) slo.Probe {
 	return slo.NewProbe("wrong_rows", "rows", func(ctx context.Context) (float64, error) {
-		d, _, err := verify.CompareAtCheckpoint(ctx, p.lake, p.wh, v)
+		d, cp, err := verify.CompareAtCheckpoint(ctx, p.lake, p.wh, v)
 		if err != nil {
 			return 0, err
 		}
-		return float64(len(d.Wrong) + len(d.Missing) + len(d.Extra) + len(d.QuarantineWrong)), nil
+		overdue, err := verify.Overdue(ctx, p.lake, cp, OverdueAfter)
+		if err != nil {
+			return 0, err
+		}
+		bad := len(d.Wrong) + len(d.Missing) + len(d.Extra) + len(d.QuarantineWrong) + len(d.Duplicated)
+		return float64(bad) + float64(overdue), nil
 	}).WithEvery(250 * time.Millisecond).WithTimeout(2 * time.Second)
 }
 
 // Landed is the completeness reader: every event id in the warehouse or in
 // quarantine (an acknowledged event is accounted for when it is in one of
-// them). An id filed in both is returned twice and so counts as duplicated.
+// them). A warehouse event is returned once per delivery (its delivery
+// count: 1 in a healthy pipeline, 2 after the loader replayed it), and an
+// id filed in both tables is returned twice: either counts as duplicated.
 func (p *Pipeline) Landed(ctx context.Context) ([]string, error) {
 	ev, err := verify.Landed(ctx, p.wh)
 	if err != nil {
@@ -451,6 +519,8 @@ func (p *Pipeline) RunCtl(ctx context.Context, args ...string) (string, error) {
 			return p.LakeDSN
 		case "WAREHOUSE_DSN":
 			return p.WarehouseDSN
+		case plant.Env:
+			return p.defects.String()
 		}
 		return ""
 	}

@@ -88,7 +88,7 @@ func TestIntegrationBinaryEndToEnd(t *testing.T) {
 
 	var m loader.Metrics
 	require.Eventually(t, func() bool {
-		_, b := get("http://" + loadAddr + "/metrics")
+		_, b := get("http://" + loadAddr + "/metrics.json")
 		return json.Unmarshal(b, &m) == nil && m.Checkpoint == 200 && m.LagEvents == 0 && m.Quarantine == 10
 	}, 20*time.Second, 20*time.Millisecond)
 	assert.Equal(t, loader.StateRunning, m.State)
@@ -130,12 +130,12 @@ func TestIntegrationBinaryEndToEnd(t *testing.T) {
 		return resp.StatusCode
 	}
 	assert.Equal(t, http.StatusOK, put("amount"))
-	_, b := get("http://" + loadAddr + "/metrics")
+	_, b := get("http://" + loadAddr + "/metrics.json")
 	require.NoError(t, json.Unmarshal(b, &m))
 	assert.Equal(t, "amount", m.CorruptField)
 	assert.Equal(t, http.StatusBadRequest, put("seq"))
 	assert.Equal(t, http.StatusOK, put(""))
-	_, b = get("http://" + loadAddr + "/metrics")
+	_, b = get("http://" + loadAddr + "/metrics.json")
 	m = loader.Metrics{}
 	require.NoError(t, json.Unmarshal(b, &m))
 	assert.Empty(t, m.CorruptField)

@@ -27,15 +27,21 @@ import (
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/collector"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/ctl"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/loader"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/plant"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/store"
 )
 
 const usage = `usage: pipeline collector|loader|pipelinectl [flags]
 
-  collector    [-addr :8080] [-lake-timeout 2s]            env LAKE_DSN
-  loader       [-addr :8081] [-poll 50ms] [-batch 500] [-batch-max 2000] [-corrupt FIELD]
-                                                           env LAKE_DSN, WAREHOUSE_DSN, LOADER_CORRUPT_FIELD
-  pipelinectl  COMMAND [flags]                             env LAKE_DSN, WAREHOUSE_DSN (pipelinectl -h)
+  collector    [-addr :8080] [-lake-timeout 2s] [-plant DEFECT,...]
+                                                           env LAKE_DSN, PIPELINE_PLANT
+  loader       [-addr :8081] [-poll 50ms] [-batch 500] [-batch-max 2000] [-corrupt FIELD] [-plant DEFECT,...]
+                                                           env LAKE_DSN, WAREHOUSE_DSN, LOADER_CORRUPT_FIELD, PIPELINE_PLANT
+  pipelinectl  COMMAND [flags]                             env LAKE_DSN, WAREHOUSE_DSN, PIPELINE_PLANT (pipelinectl -h)
+
+Planted defects (off by default; for drills that must catch them):
+  ack-before-commit (collector), split-checkpoint (loader), backfill-whole-lake,
+  wipe-keeps-checkpoint, requeue-drops-quarantine (pipelinectl)
 `
 
 func main() {
@@ -86,11 +92,17 @@ func runCollector(ctx context.Context, args []string, stderr io.Writer) int {
 	dsn := fs.String("lake", os.Getenv("LAKE_DSN"), "lake DSN (env LAKE_DSN)")
 	lakeTimeout := fs.Duration("lake-timeout", 2*time.Second, "bound on one lake commit; past it the batch gets 503")
 	maxConns := fs.Int("lake-conns", 8, "lake connection pool size")
+	plants := fs.String("plant", os.Getenv(plant.Env), "planted defects, comma-separated (env "+plant.Env+")")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *dsn == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "collector: LAKE_DSN (or -lake) is required and no arguments are accepted")
+		return 2
+	}
+	planted, err := plant.Parse(*plants)
+	if err != nil {
+		fmt.Fprintln(stderr, "collector:", err)
 		return 2
 	}
 	log := logger(stderr, "collector")
@@ -100,7 +112,7 @@ func runCollector(ctx context.Context, args []string, stderr io.Writer) int {
 		return 2
 	}
 	defer lake.Close()
-	srv := collector.New(lake, collector.Config{LakeTimeout: *lakeTimeout, Log: log})
+	srv := collector.New(lake, collector.Config{LakeTimeout: *lakeTimeout, Plant: planted, Log: log})
 	go func() { // migrate early; requests and /readyz retry it lazily anyway
 		for ctx.Err() == nil {
 			c, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -132,7 +144,7 @@ func parseLoaderFlags(args []string, stderr io.Writer) (loaderFlags, bool) {
 	var f loaderFlags
 	fs := flag.NewFlagSet("loader", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.addr, "addr", envOr("LOADER_ADDR", ":8081"), "listen address for /healthz and /metrics (env LOADER_ADDR)")
+	fs.StringVar(&f.addr, "addr", envOr("LOADER_ADDR", ":8081"), "listen address for /healthz, /metrics and /metrics.json (env LOADER_ADDR)")
 	fs.StringVar(&f.lakeDSN, "lake", os.Getenv("LAKE_DSN"), "lake DSN (env LAKE_DSN)")
 	fs.StringVar(&f.whDSN, "warehouse", os.Getenv("WAREHOUSE_DSN"), "warehouse DSN (env WAREHOUSE_DSN)")
 	fs.DurationVar(&f.cfg.Poll, "poll", durEnv("LOADER_POLL", 50*time.Millisecond), "poll interval when caught up (env LOADER_POLL)")
@@ -140,7 +152,13 @@ func parseLoaderFlags(args []string, stderr io.Writer) (loaderFlags, bool) {
 	fs.IntVar(&f.cfg.BatchMax, "batch-max", intEnv("LOADER_BATCH_MAX", 2000), "batches double while full up to this (env LOADER_BATCH_MAX)")
 	fs.DurationVar(&f.cfg.OpTimeout, "op-timeout", 10*time.Second, "bound on one lake read or warehouse write; a hung database becomes an error (and backoff) after it")
 	fs.StringVar(&f.cfg.Corrupt, "corrupt", os.Getenv("LOADER_CORRUPT_FIELD"), "bad deploy: corrupt this field (amount, user_id, ts, kind) (env LOADER_CORRUPT_FIELD)")
+	plants := fs.String("plant", os.Getenv(plant.Env), "planted defects, comma-separated (env "+plant.Env+")")
 	if err := fs.Parse(args); err != nil {
+		return f, false
+	}
+	var err error
+	if f.cfg.Plant, err = plant.Parse(*plants); err != nil {
+		fmt.Fprintln(stderr, "loader:", err)
 		return f, false
 	}
 	if f.lakeDSN == "" || f.whDSN == "" || fs.NArg() > 0 {
@@ -191,8 +209,9 @@ func runLoader(ctx context.Context, args []string, stderr io.Writer) int {
 	return code
 }
 
-// loaderMux is the loader's HTTP API: /healthz, /readyz, /metrics and the
-// bad-deploy lever PUT /config/corrupt.
+// loaderMux is the loader's HTTP API: /healthz, /readyz, /metrics
+// (Prometheus text), /metrics.json and the bad-deploy lever PUT
+// /config/corrupt.
 func loaderMux(l *loader.Loader) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -217,7 +236,8 @@ func loaderMux(l *loader.Loader) *http.ServeMux {
 		w.Header().Set("Content-Type", "application/json")
 		writeJSON(w, map[string]string{"corrupt_field": l.Metrics().CorruptField})
 	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("GET /metrics", l.PrometheusHandler())
+	mux.HandleFunc("GET /metrics.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		writeJSON(w, l.Metrics())
 	})

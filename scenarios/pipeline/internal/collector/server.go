@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -238,6 +237,7 @@ func (s *Server) parseBatch(w http.ResponseWriter, body []byte) ([]Item, bool) {
 	s.m.rejectedBatches.Add(1)
 	s.m.rejectedEvents.Add(int64(len(bad)))
 	s.prom.requests.WithLabelValues(outcomeRejected).Inc()
+	s.prom.events.WithLabelValues(outcomeRejected).Add(float64(len(bad)))
 	p := Problem{Error: "invalid batch: nothing stored", Items: bad}
 	if err != nil {
 		p.Error = "invalid batch: " + err.Error()
@@ -250,7 +250,7 @@ func (s *Server) parseBatch(w http.ResponseWriter, body []byte) ([]Item, bool) {
 // data itself, else 503 with Retry-After (nothing acknowledged).
 func (s *Server) commitFailed(w http.ResponseWriter, err error, items int) {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || pgErr.Code == "23514") {
+	if errors.As(err, &pgErr) && refusedData(err) {
 		// The lake refused the data itself: retrying cannot help.
 		s.m.rejectedBatches.Add(1)
 		s.prom.requests.WithLabelValues(outcomeRejected).Inc()

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/plant"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/schema"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/store"
 )
@@ -241,20 +242,7 @@ func (cmd *command) backfill(ctx context.Context) (any, int, error) {
 	if err != nil {
 		return nil, ExitFailure, err
 	}
-	w := store.Window{Source: cmd.source, Limit: cmd.batch}
-	if cmd.from.t.IsZero() {
-		w.AfterSeq = cmd.from.seq - 1
-	} else {
-		w.FromTime = cmd.from.t
-	}
-	if cmd.to.t.IsZero() {
-		w.ToSeq = cmd.to.seq
-		if w.ToSeq == 0 {
-			w.ToSeq = -1 // --to 0: nothing
-		}
-	} else {
-		w.ToTime = cmd.to.t
-	}
+	w := cmd.backfillWindow()
 	d := Done{OK: true, Command: "backfill", SchemaVersion: version}
 	start := time.Now()
 	if w.ToSeq >= 0 {
@@ -267,7 +255,7 @@ func (cmd *command) backfill(ctx context.Context) (any, int, error) {
 				break
 			}
 			ok, bad := schema.Split(version, rows)
-			if err := store.Apply(ctx, cs.wh, store.Write{Events: ok, Rejected: bad, Version: version}); err != nil {
+			if err := store.Apply(ctx, cs.wh, store.Write{Events: ok, Rejected: bad, Version: version, By: store.WriterBackfill}); err != nil {
 				return partial(d, start), ExitFailure, fmt.Errorf("write warehouse: %w", err)
 			}
 			if d.FirstSeq == 0 {
@@ -287,6 +275,29 @@ func (cmd *command) backfill(ctx context.Context) (any, int, error) {
 	d.Message = fmt.Sprintf("backfilled %d rows (seq %d..%d): %d loaded, %d quarantined, in %.3fs (%.0f rows/s), schema version %d",
 		d.Rows, d.FirstSeq, d.LastSeq, d.Loaded, d.Quarantined, d.Seconds, d.RowsPerSecond, d.SchemaVersion)
 	return d, ExitOK, nil
+}
+
+// backfillWindow is the lake window of --from/--to/--source; with the
+// planted defect plant.BackfillWholeLake, the whole lake.
+func (cmd *command) backfillWindow() store.Window {
+	w := store.Window{Source: cmd.source, Limit: cmd.batch}
+	if cmd.plants.Has(plant.BackfillWholeLake) {
+		return store.Window{Limit: cmd.batch}
+	}
+	if cmd.from.t.IsZero() {
+		w.AfterSeq = cmd.from.seq - 1
+	} else {
+		w.FromTime = cmd.from.t
+	}
+	if cmd.to.t.IsZero() {
+		w.ToSeq = cmd.to.seq
+		if w.ToSeq == 0 {
+			w.ToSeq = -1 // --to 0: nothing
+		}
+	} else {
+		w.ToTime = cmd.to.t
+	}
+	return w
 }
 
 func partial(d Done, start time.Time) Done {
@@ -309,6 +320,9 @@ func (cmd *command) requeue(ctx context.Context) (any, int, error) {
 	}
 	d := Done{OK: true, Command: "requeue-quarantine", SchemaVersion: version}
 	start := time.Now()
+	if cmd.plants.Has(plant.RequeueDropsQuarantine) {
+		return dropQuarantine(ctx, cs.wh, d, start)
+	}
 	var after int64 = -1
 	for {
 		rs, err := cs.wh.Query(ctx, `SELECT seq, event_id, source, received_at, body FROM quarantine
@@ -328,7 +342,7 @@ func (cmd *command) requeue(ctx context.Context) (any, int, error) {
 			break
 		}
 		ok, bad := schema.Split(version, rows)
-		if err := store.Apply(ctx, cs.wh, store.Write{Events: ok, Rejected: bad, Version: version}); err != nil {
+		if err := store.Apply(ctx, cs.wh, store.Write{Events: ok, Rejected: bad, Version: version, By: store.WriterRequeue}); err != nil {
 			return partial(d, start), ExitFailure, err
 		}
 		d.Rows += int64(len(rows))
@@ -336,6 +350,20 @@ func (cmd *command) requeue(ctx context.Context) (any, int, error) {
 		d.Quarantined += int64(len(bad))
 		after = rows[len(rows)-1].Seq
 	}
+	d = partial(d, start)
+	d.Message = fmt.Sprintf("requeued %d quarantined events with schema version %d: %d loaded, %d still quarantined",
+		d.Rows, d.SchemaVersion, d.Loaded, d.Quarantined)
+	return d, ExitOK, nil
+}
+
+// dropQuarantine is the planted defect plant.RequeueDropsQuarantine: the
+// quarantined rows are deleted, not re-applied, and reported as loaded.
+func dropQuarantine(ctx context.Context, wh *pgxpool.Pool, d Done, start time.Time) (any, int, error) {
+	tag, err := wh.Exec(ctx, `DELETE FROM quarantine`)
+	if err != nil {
+		return partial(d, start), ExitFailure, err
+	}
+	d.Rows, d.Loaded = tag.RowsAffected(), tag.RowsAffected()
 	d = partial(d, start)
 	d.Message = fmt.Sprintf("requeued %d quarantined events with schema version %d: %d loaded, %d still quarantined",
 		d.Rows, d.SchemaVersion, d.Loaded, d.Quarantined)
@@ -357,8 +385,10 @@ func (cmd *command) wipe(ctx context.Context) (any, int, error) {
 		if _, err := tx.Exec(ctx, `TRUNCATE events, quarantine`); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE pipeline_checkpoint SET seq = 0, updated_at = now() WHERE name = 'loader'`); err != nil {
-			return err
+		if !cmd.plants.Has(plant.WipeKeepsCheckpoint) {
+			if _, err := tx.Exec(ctx, `UPDATE pipeline_checkpoint SET seq = 0, updated_at = now() WHERE name = 'loader'`); err != nil {
+				return err
+			}
 		}
 		_, err := tx.Exec(ctx, `UPDATE pipeline_status SET last_error = '', last_error_at = NULL WHERE id = 1`)
 		return err

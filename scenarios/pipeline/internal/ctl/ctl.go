@@ -22,6 +22,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/plant"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/schema"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/store"
 )
@@ -59,6 +60,8 @@ common flags (before or after COMMAND):
   --warehouse DSN     warehouse PostgreSQL (env WAREHOUSE_DSN)
   --json              print one JSON object
   --timeout D         overall deadline (default 5m)
+  --plant DEFECT,...  planted defects, for drills that must catch them (env PIPELINE_PLANT):
+                      backfill-whole-lake, wipe-keeps-checkpoint, requeue-drops-quarantine
 
 exit codes: 0 ok, 1 operational failure, 2 usage error, 3 degraded (status)
 `
@@ -82,6 +85,7 @@ type common struct {
 	lake, warehouse string
 	json            bool
 	timeout         time.Duration
+	plant           string
 }
 
 func (c *common) register(fs *flag.FlagSet, env Env) {
@@ -89,12 +93,14 @@ func (c *common) register(fs *flag.FlagSet, env Env) {
 	fs.StringVar(&c.warehouse, "warehouse", env("WAREHOUSE_DSN"), "warehouse DSN (env WAREHOUSE_DSN)")
 	fs.BoolVar(&c.json, "json", false, "JSON output")
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "overall deadline")
+	fs.StringVar(&c.plant, "plant", env(plant.Env), "planted defects (env "+plant.Env+")")
 }
 
 // command is one parsed invocation.
 type command struct {
-	name string
-	c    common
+	name   string
+	c      common
+	plants plant.Set // parsed from c.plant
 	// status
 	maxLagSeconds   float64
 	maxLagEvents    int64
@@ -271,6 +277,7 @@ func (cmd *command) parseFlags(sp spec, args []string) error {
 	fs.StringVar(&cmd.c.warehouse, "warehouse", c0.warehouse, "")
 	fs.BoolVar(&cmd.c.json, "json", c0.json, "")
 	fs.DurationVar(&cmd.c.timeout, "timeout", c0.timeout, "")
+	fs.StringVar(&cmd.c.plant, "plant", c0.plant, "")
 	if sp.flags != nil {
 		sp.flags(cmd, fs)
 	}
@@ -282,6 +289,10 @@ func (cmd *command) parseFlags(sp spec, args []string) error {
 	}
 	if cmd.c.timeout <= 0 {
 		return usagef("--timeout must be positive")
+	}
+	var err error
+	if cmd.plants, err = plant.Parse(cmd.c.plant); err != nil {
+		return usagef("--plant: %v", err)
 	}
 	return nil
 }
@@ -313,6 +324,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, env Env)
 	if err != nil {
 		fmt.Fprintf(stderr, "pipelinectl: %v\n\n%s", err, Usage)
 		return ExitUsage
+	}
+	for _, d := range cmd.plants.List() {
+		fmt.Fprintf(stderr, "pipelinectl: PLANTED DEFECT %s\n", d)
 	}
 	ctx, cancel := context.WithTimeout(ctx, cmd.c.timeout)
 	defer cancel()

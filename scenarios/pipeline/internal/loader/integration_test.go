@@ -19,6 +19,7 @@ import (
 
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/loader"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/pgtest"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/plant"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/store"
 )
 
@@ -42,7 +43,11 @@ func child() int {
 	if err != nil {
 		return 2
 	}
-	l, err := loader.New(lake, wh, loader.Config{Batch: 37, BatchMax: 37, Poll: 5 * time.Millisecond})
+	planted, err := plant.Parse(os.Getenv(plant.Env))
+	if err != nil {
+		return 2
+	}
+	l, err := loader.New(lake, wh, loader.Config{Batch: 37, BatchMax: 37, Poll: 5 * time.Millisecond, Plant: planted})
 	if err != nil {
 		return 2
 	}
@@ -50,10 +55,10 @@ func child() int {
 	return 0
 }
 
-func startChild(t *testing.T, lake, wh string) *exec.Cmd {
+func startChild(t *testing.T, lake, wh string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.CommandContext(context.WithoutCancel(t.Context()), os.Args[0], "-test.run=^$") // killed by the test itself
-	cmd.Env = append(os.Environ(), "PIPELINE_LOADER_CHILD=1", "LAKE_DSN="+lake, "WAREHOUSE_DSN="+wh)
+	cmd.Env = append(append(os.Environ(), "PIPELINE_LOADER_CHILD=1", "LAKE_DSN="+lake, "WAREHOUSE_DSN="+wh), env...)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 	return cmd

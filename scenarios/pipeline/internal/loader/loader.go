@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/backoff"
+	"github.com/firedrill/firedrill/scenarios/pipeline/internal/plant"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/schema"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/store"
 )
@@ -48,7 +49,10 @@ type Config struct {
 	// Corrupt names a field to corrupt while set (the bad-deploy drill):
 	// "amount" (×100), "user_id" (upper-cased), "ts" (+1 h), "kind" ("corrupt").
 	Corrupt string
-	Log     *slog.Logger
+	// Plant is the set of planted defects; the loader honours
+	// plant.SplitCheckpoint.
+	Plant plant.Set
+	Log   *slog.Logger
 }
 
 // CorruptFields lists the values Config.Corrupt accepts.
@@ -67,9 +71,14 @@ type Loader struct {
 	// error state
 	generation int64
 	errPending bool // m.LastError not yet written to pipeline_status
+
+	prom *promMetrics
+	// With the planted plant.SplitCheckpoint: the lake seq loaded past the
+	// committed checkpoint base (0: none), committed at the next heartbeat.
+	ahead, aheadBase int64
 }
 
-// Metrics is the JSON document served at /metrics.
+// Metrics is the JSON document served at /metrics.json.
 type Metrics struct {
 	State            string     `json:"state"`
 	Checkpoint       int64      `json:"checkpoint"`
@@ -122,6 +131,10 @@ func New(lake, warehouse *pgxpool.Pool, cfg Config) (*Loader, error) {
 	}
 	l := &Loader{lake: lake, wh: warehouse, cfg: cfg}
 	l.m.State = StateStarting
+	l.prom = newPromMetrics(l)
+	if cfg.Plant.Has(plant.SplitCheckpoint) {
+		cfg.Log.Warn("PLANTED DEFECT: committing rows and checkpoint in separate transactions", "defect", plant.SplitCheckpoint)
+	}
 	if err := l.SetCorrupt(cfg.Corrupt); err != nil {
 		return nil, err
 	}
@@ -277,6 +290,7 @@ func (l *Loader) stop(ctx context.Context) {
 	l.mu.Unlock()
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
+	_ = l.flushCheckpoint(wctx) // a graceful stop commits what it loaded ahead
 	_, _ = l.wh.Exec(wctx, `UPDATE pipeline_status SET state = 'stopped', heartbeat_at = now() WHERE id = 1`)
 }
 
@@ -350,6 +364,7 @@ func (l *Loader) step(ctx context.Context, batch int) (int, bool, error) {
 	if !schema.Valid(ctl.SchemaVersion) {
 		return 0, false, fmt.Errorf("schema version %d in pipeline_control is unknown to this loader (latest %d)", ctl.SchemaVersion, schema.Latest)
 	}
+	ctl.Checkpoint = l.position(ctl.Checkpoint)
 	rows, err := store.ReadLake(ctx, l.lake, store.Window{AfterSeq: ctl.Checkpoint, Limit: batch})
 	if err != nil {
 		return 0, false, fmt.Errorf("lake: %w", err)
@@ -413,13 +428,21 @@ func (l *Loader) transform(v int, rows []schema.Row) ([]schema.Event, []schema.R
 // write stores a batch in one warehouse transaction: the events, the
 // quarantined rows, and the checkpoint advanced from ctl's to to.
 func (l *Loader) write(ctx context.Context, ctl store.Control, to int64, ok []schema.Event, bad []schema.Rejected) error {
-	err := store.Apply(ctx, l.wh, store.Write{
+	w := store.Write{
 		Advance:   &store.Advance{From: ctl.Checkpoint, To: to},
 		Events:    ok,
 		Rejected:  bad,
 		Version:   ctl.SchemaVersion,
 		Heartbeat: true,
-	})
+	}
+	start := time.Now()
+	var err error
+	if l.cfg.Plant.Has(plant.SplitCheckpoint) {
+		err = l.writeSplit(ctx, w)
+	} else {
+		err = store.Apply(ctx, l.wh, w)
+	}
+	l.prom.warehouseWrite.Observe(time.Since(start).Seconds())
 	if err != nil {
 		if errors.Is(err, store.ErrCheckpointMoved) {
 			return err
@@ -427,6 +450,68 @@ func (l *Loader) write(ctx context.Context, ctl store.Control, to int64, ok []sc
 		return fmt.Errorf("warehouse: write batch: %w", err)
 	}
 	return nil
+}
+
+// writeSplit is the planted defect plant.SplitCheckpoint: the rows are
+// committed now, the checkpoint later, in its own transaction at the next
+// heartbeat (flushCheckpoint); a crash in between leaves rows the next
+// loader delivers again.
+func (l *Loader) writeSplit(ctx context.Context, w store.Write) error {
+	adv := w.Advance
+	w.Advance = nil
+	if err := store.Apply(ctx, l.wh, w); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	if l.ahead == 0 {
+		l.aheadBase = adv.From
+	}
+	l.ahead = adv.To
+	l.mu.Unlock()
+	return nil
+}
+
+// position is where the next batch reads from: the committed checkpoint,
+// or with the planted plant.SplitCheckpoint the position loaded ahead of
+// it (forgotten when someone else moved the checkpoint, e.g. a wipe).
+func (l *Loader) position(committed int64) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ahead == 0 {
+		return committed
+	}
+	if committed != l.aheadBase {
+		l.ahead, l.aheadBase = 0, 0
+		return committed
+	}
+	return l.ahead
+}
+
+// flushCheckpoint commits the position loaded ahead (planted
+// plant.SplitCheckpoint only; a no-op otherwise).
+func (l *Loader) flushCheckpoint(ctx context.Context) error {
+	l.mu.Lock()
+	from, to := l.aheadBase, l.ahead
+	l.mu.Unlock()
+	if to == 0 {
+		return nil
+	}
+	err := store.Apply(ctx, l.wh, store.Write{Advance: &store.Advance{From: from, To: to}})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case err == nil:
+		if l.ahead == to {
+			l.ahead, l.aheadBase = 0, 0
+		} else {
+			l.aheadBase = to
+		}
+		return nil
+	case errors.Is(err, store.ErrCheckpointMoved):
+		l.ahead, l.aheadBase = 0, 0
+		return nil
+	}
+	return fmt.Errorf("warehouse: commit checkpoint: %w", err)
 }
 
 // loaded counts a committed batch: checkpoint to, loaded events and the
@@ -506,6 +591,9 @@ func (l *Loader) monitorLag(ctx context.Context) {
 func (l *Loader) heartbeat(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.OpTimeout)
 	defer cancel()
+	if err := l.flushCheckpoint(ctx); err != nil {
+		return err
+	}
 	l.mu.Lock()
 	cp, state := l.m.Checkpoint, l.m.State
 	l.mu.Unlock()

@@ -68,8 +68,12 @@ CREATE TABLE IF NOT EXISTS events (
 	kind           text NOT NULL DEFAULT '',
 	received_at    timestamptz NOT NULL,
 	schema_version int NOT NULL,
-	loaded_at      timestamptz NOT NULL DEFAULT now()
+	loaded_at      timestamptz NOT NULL DEFAULT now(),
+	deliveries     int NOT NULL DEFAULT 1,
+	written_by     text NOT NULL DEFAULT 'loader'
 );
+ALTER TABLE events ADD COLUMN IF NOT EXISTS deliveries int NOT NULL DEFAULT 1;
+ALTER TABLE events ADD COLUMN IF NOT EXISTS written_by text NOT NULL DEFAULT 'loader';
 CREATE INDEX IF NOT EXISTS events_seq ON events (seq);
 CREATE TABLE IF NOT EXISTS quarantine (
 	event_id       text PRIMARY KEY,
@@ -149,12 +153,15 @@ func Open(ctx context.Context, dsn string, maxConns int32) (*pgxpool.Pool, error
 // Migrations check it first so that a routine start or a pipelinectl call
 // takes no DDL lock (CREATE INDEX IF NOT EXISTS would lock the table against
 // writers even when the index exists).
-func present(ctx context.Context, pool *pgxpool.Pool, rels []string, funcs []string) (bool, error) {
+func present(ctx context.Context, pool *pgxpool.Pool, rels, funcs, cols []string) (bool, error) {
 	var ok bool
 	err := pool.QueryRow(ctx, `SELECT
 		(SELECT bool_and(to_regclass(r) IS NOT NULL) FROM unnest($1::text[]) r) AND
-		coalesce((SELECT bool_and(to_regprocedure(f) IS NOT NULL) FROM unnest($2::text[]) f), true)`,
-		rels, funcs).Scan(&ok)
+		coalesce((SELECT bool_and(to_regprocedure(f) IS NOT NULL) FROM unnest($2::text[]) f), true) AND
+		coalesce((SELECT bool_and(EXISTS (SELECT 1 FROM pg_attribute
+			WHERE attrelid = to_regclass(split_part(c, '.', 1)) AND attname = split_part(c, '.', 2) AND NOT attisdropped))
+			FROM unnest($3::text[]) c), true)`,
+		rels, funcs, cols).Scan(&ok)
 	return ok, err
 }
 
@@ -162,10 +169,13 @@ var (
 	lakeObjects      = []string{"raw_events", "raw_events_received_at"}
 	warehouseObjects = []string{"events", "events_seq", "quarantine", "pipeline_checkpoint", "pipeline_control", "pipeline_status"}
 	warehouseFuncs   = []string{"pipeline_advance(bigint,bigint)"}
+	// columns added after the first release: a warehouse without them is
+	// migrated (ALTER TABLE ... ADD COLUMN IF NOT EXISTS)
+	warehouseColumns = []string{"events.deliveries", "events.written_by"}
 )
 
-func migrate(ctx context.Context, pool *pgxpool.Pool, ddl string, rels, funcs []string) error {
-	if ok, err := present(ctx, pool, rels, funcs); err != nil {
+func migrate(ctx context.Context, pool *pgxpool.Pool, ddl string, rels, funcs, cols []string) error {
+	if ok, err := present(ctx, pool, rels, funcs, cols); err != nil {
 		return err
 	} else if ok {
 		return nil
@@ -186,7 +196,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, ddl string, rels, funcs []
 
 // MigrateLake creates the lake tables if they do not exist.
 func MigrateLake(ctx context.Context, pool *pgxpool.Pool) error {
-	if err := migrate(ctx, pool, LakeDDL, lakeObjects, nil); err != nil {
+	if err := migrate(ctx, pool, LakeDDL, lakeObjects, nil, nil); err != nil {
 		return fmt.Errorf("migrate lake: %w", err)
 	}
 	return nil
@@ -194,7 +204,7 @@ func MigrateLake(ctx context.Context, pool *pgxpool.Pool) error {
 
 // MigrateWarehouse creates the warehouse tables if they do not exist.
 func MigrateWarehouse(ctx context.Context, pool *pgxpool.Pool) error {
-	if err := migrate(ctx, pool, WarehouseDDL, warehouseObjects, warehouseFuncs); err != nil {
+	if err := migrate(ctx, pool, WarehouseDDL, warehouseObjects, warehouseFuncs, warehouseColumns); err != nil {
 		return fmt.Errorf("migrate warehouse: %w", err)
 	}
 	return nil
@@ -321,7 +331,19 @@ type Write struct {
 	Version  int // schema version recorded on quarantine rows
 	// Heartbeat, when set, records a successful loader batch in pipeline_status.
 	Heartbeat bool
+	// By names who writes (WriterLoader when empty). It decides the
+	// delivery count of events that are already in the warehouse (see
+	// Apply).
+	By string
 }
+
+// Writers of the warehouse, recorded in events.written_by for the rows
+// they insert.
+const (
+	WriterLoader   = "loader"
+	WriterBackfill = "backfill"
+	WriterRequeue  = "requeue"
+)
 
 // Advance is a checkpoint move.
 type Advance struct{ From, To int64 }
@@ -329,32 +351,25 @@ type Advance struct{ From, To int64 }
 // Apply writes w in one implicit transaction (one round trip): events are
 // upserted (and leave quarantine), rejected rows are upserted into quarantine
 // (and leave events), the checkpoint moves.
+//
+// events.deliveries counts how many times the loader delivered the event:
+// 1 when it is inserted; the loader writing an event it already delivered
+// (a batch replayed: only possible if the checkpoint and the rows are not
+// committed together) adds 1. A repair (backfill, requeue) rewrites the row
+// in place and leaves the count alone, and the loader's first delivery of
+// a row a backfill wrote ahead of it does not count twice. In a healthy
+// pipeline every count is 1.
 func Apply(ctx context.Context, b Batcher, w Write) error {
+	by := w.By
+	if by == "" {
+		by = WriterLoader
+	}
 	var batch pgx.Batch
 	if w.Advance != nil {
 		batch.Queue(`SELECT pipeline_advance($1, $2)`, w.Advance.From, w.Advance.To)
 	}
-	if n := len(w.Events); n > 0 {
-		ids := make([]string, n)
-		seqs := make([]int64, n)
-		sources := make([]string, n)
-		ts := make([]time.Time, n)
-		users := make([]string, n)
-		amounts := make([]string, n)
-		kinds := make([]string, n)
-		recv := make([]time.Time, n)
-		vers := make([]int32, n)
-		for i, e := range w.Events {
-			ids[i], seqs[i], sources[i], ts[i] = e.EventID, e.Seq, e.Source, e.TS
-			users[i], amounts[i], kinds[i], recv[i], vers[i] = e.UserID, e.Amount, e.Kind, e.ReceivedAt, int32(e.SchemaVersion)
-		}
-		batch.Queue(`INSERT INTO events (event_id, seq, source, ts, user_id, amount, kind, received_at, schema_version)
-			SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::text[]::numeric[], $7::text[], $8::timestamptz[], $9::int[])
-			ON CONFLICT (event_id) DO UPDATE SET seq = EXCLUDED.seq, source = EXCLUDED.source, ts = EXCLUDED.ts,
-				user_id = EXCLUDED.user_id, amount = EXCLUDED.amount, kind = EXCLUDED.kind,
-				received_at = EXCLUDED.received_at, schema_version = EXCLUDED.schema_version, loaded_at = now()`,
-			ids, seqs, sources, ts, users, amounts, kinds, recv, vers)
-		batch.Queue(`DELETE FROM quarantine WHERE event_id = ANY($1)`, ids)
+	if len(w.Events) > 0 {
+		queueEvents(&batch, w.Events, by)
 	}
 	if n := len(w.Rejected); n > 0 {
 		ids := make([]string, n)
@@ -386,6 +401,34 @@ func Apply(ctx context.Context, b Batcher, w Write) error {
 		return ErrCheckpointMoved
 	}
 	return err
+}
+
+// queueEvents queues the upsert of events (which then leave quarantine),
+// written by by (see Apply for the delivery count).
+func queueEvents(batch *pgx.Batch, events []schema.Event, by string) {
+	n := len(events)
+	ids := make([]string, n)
+	seqs := make([]int64, n)
+	sources := make([]string, n)
+	ts := make([]time.Time, n)
+	users := make([]string, n)
+	amounts := make([]string, n)
+	kinds := make([]string, n)
+	recv := make([]time.Time, n)
+	vers := make([]int32, n)
+	for i, e := range events {
+		ids[i], seqs[i], sources[i], ts[i] = e.EventID, e.Seq, e.Source, e.TS
+		users[i], amounts[i], kinds[i], recv[i], vers[i] = e.UserID, e.Amount, e.Kind, e.ReceivedAt, int32(e.SchemaVersion)
+	}
+	batch.Queue(`INSERT INTO events (event_id, seq, source, ts, user_id, amount, kind, received_at, schema_version, written_by)
+		SELECT *, $10::text FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::text[]::numeric[], $7::text[], $8::timestamptz[], $9::int[])
+		ON CONFLICT (event_id) DO UPDATE SET seq = EXCLUDED.seq, source = EXCLUDED.source, ts = EXCLUDED.ts,
+			user_id = EXCLUDED.user_id, amount = EXCLUDED.amount, kind = EXCLUDED.kind,
+			received_at = EXCLUDED.received_at, schema_version = EXCLUDED.schema_version, loaded_at = now(),
+			deliveries = events.deliveries + CASE WHEN $10::text = 'loader' AND events.written_by = 'loader' THEN 1 ELSE 0 END,
+			written_by = CASE WHEN $10::text = 'loader' THEN 'loader' ELSE events.written_by END`,
+		ids, seqs, sources, ts, users, amounts, kinds, recv, vers, by)
+	batch.Queue(`DELETE FROM quarantine WHERE event_id = ANY($1)`, ids)
 }
 
 // Status is the loader's row of pipeline_status.

@@ -32,7 +32,7 @@ func pool(t *testing.T, r *scenarios.Running, name, db string) *pgxpool.Pool {
 
 func metrics(t *testing.T, base string) (loader.Metrics, error) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/metrics", nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/metrics.json", nil)
 	if err != nil {
 		return loader.Metrics{}, err
 	}

@@ -23,11 +23,14 @@ type Diff struct {
 	LakeRows, Events, Quarantined int
 	Missing, Extra, Wrong         []string // event ids
 	QuarantineWrong               []string
+	// Duplicated lists the events the loader delivered more than once
+	// (events.deliveries > 1), among those compared.
+	Duplicated []string
 }
 
-// Empty reports whether warehouse == schema(lake).
+// Empty reports whether warehouse == schema(lake), each event delivered once.
 func (d Diff) Empty() bool {
-	return len(d.Missing)+len(d.Extra)+len(d.Wrong)+len(d.QuarantineWrong) == 0
+	return len(d.Missing)+len(d.Extra)+len(d.Wrong)+len(d.QuarantineWrong)+len(d.Duplicated) == 0
 }
 
 func (d Diff) String() string {
@@ -37,9 +40,9 @@ func (d Diff) String() string {
 		}
 		return s
 	}
-	return fmt.Sprintf("lake %d, events %d, quarantined %d; missing %d %v, extra %d %v, wrong %d %v, quarantine wrong %d %v",
+	return fmt.Sprintf("lake %d, events %d, quarantined %d; missing %d %v, extra %d %v, wrong %d %v, quarantine wrong %d %v, duplicated %d %v",
 		d.LakeRows, d.Events, d.Quarantined, len(d.Missing), cut(d.Missing), len(d.Extra), cut(d.Extra), len(d.Wrong), cut(d.Wrong),
-		len(d.QuarantineWrong), cut(d.QuarantineWrong))
+		len(d.QuarantineWrong), cut(d.QuarantineWrong), len(d.Duplicated), cut(d.Duplicated))
 }
 
 // Compare computes the Diff under schema version v for lake rows with seq <=
@@ -65,6 +68,7 @@ type got struct {
 	seq                        int64
 	source, user, amount, kind string
 	ts, recv                   time.Time
+	deliveries                 int
 }
 
 // compare reads one snapshot of the warehouse (with the checkpoint as upTo
@@ -91,6 +95,7 @@ func compare(ctx context.Context, lake, wh *pgxpool.Pool, v int, upTo int64, atC
 	sort.Strings(d.Extra)
 	sort.Strings(d.Wrong)
 	sort.Strings(d.QuarantineWrong)
+	sort.Strings(d.Duplicated)
 	return d, upTo, nil
 }
 
@@ -120,7 +125,7 @@ func readWarehouse(ctx context.Context, wh *pgxpool.Pool, upTo int64, atCheckpoi
 // readEvents reads the warehouse table events by event id.
 func readEvents(ctx context.Context, tx pgx.Tx) (map[string]got, error) {
 	events := map[string]got{}
-	rs, err := tx.Query(ctx, `SELECT event_id, seq, source, user_id, amount::text, kind, ts, received_at FROM events`)
+	rs, err := tx.Query(ctx, `SELECT event_id, seq, source, user_id, amount::text, kind, ts, received_at, deliveries FROM events`)
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
@@ -128,7 +133,7 @@ func readEvents(ctx context.Context, tx pgx.Tx) (map[string]got, error) {
 	for rs.Next() {
 		var id string
 		var g got
-		if err := rs.Scan(&id, &g.seq, &g.source, &g.user, &g.amount, &g.kind, &g.ts, &g.recv); err != nil {
+		if err := rs.Scan(&id, &g.seq, &g.source, &g.user, &g.amount, &g.kind, &g.ts, &g.recv, &g.deliveries); err != nil {
 			return nil, fmt.Errorf("read events: %w", err)
 		}
 		events[id] = g
@@ -185,6 +190,9 @@ func (d *Diff) diffEvents(ok []schema.Event, events map[string]got) {
 		if !g.matches(e) {
 			d.Wrong = append(d.Wrong, e.EventID)
 		}
+		if g.deliveries > 1 {
+			d.Duplicated = append(d.Duplicated, e.EventID)
+		}
 	}
 	for id := range events {
 		if !want[id] {
@@ -223,9 +231,11 @@ func sameNumber(a, b string) bool {
 	return ok1 && ok2 && x.Cmp(y) == 0
 }
 
-// Landed returns the event ids present in the warehouse table events.
+// Landed returns the event ids present in the warehouse table events, each
+// once per delivery (events.deliveries): an event the loader delivered twice
+// is returned twice.
 func Landed(ctx context.Context, wh *pgxpool.Pool) ([]string, error) {
-	rows, err := wh.Query(ctx, `SELECT event_id FROM events`)
+	rows, err := wh.Query(ctx, `SELECT event_id FROM events CROSS JOIN LATERAL generate_series(1, greatest(deliveries, 1))`)
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
@@ -239,6 +249,19 @@ func Landed(ctx context.Context, wh *pgxpool.Pool) ([]string, error) {
 		ids = append(ids, id)
 	}
 	return ids, rows.Err()
+}
+
+// Overdue counts the lake rows past checkpoint that were received more
+// than grace ago: data the warehouse should hold by now and does not (a
+// wiped warehouse not rebuilt yet, a loader that stopped).
+func Overdue(ctx context.Context, lake *pgxpool.Pool, checkpoint int64, grace time.Duration) (int64, error) {
+	var n int64
+	err := lake.QueryRow(ctx, `SELECT count(*) FROM raw_events
+		WHERE seq > $1 AND received_at < clock_timestamp() - make_interval(secs => $2)`, checkpoint, grace.Seconds()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count overdue lake rows: %w", err)
+	}
+	return n, nil
 }
 
 // InLake returns the event ids present in the lake.

@@ -1,0 +1,37 @@
+package pipeline
+
+import (
+	_ "embed" // the alert rules file
+	"slices"
+)
+
+// AlertRulesFile is the path of the pipeline's alert rules (Prometheus
+// rule-file format) from the repository root; AlertRules is its content.
+const AlertRulesFile = "scenarios/pipeline/alerts.yml"
+
+//go:embed alerts.yml
+var alertRules []byte
+
+// AlertRules returns the content of the alert rules file (a copy), for a
+// scenario that mounts it into Prometheus. Every rule has a severity label
+// ("critical": pages; "warning": no page) and a summary annotation; the
+// file's comments state its evaluation assumptions (scrape and evaluation
+// every 1s).
+func AlertRules() []byte { return slices.Clone(alertRules) }
+
+// Alert names in AlertRules, with their severities.
+const (
+	// AlertLakeCommitsFailing (critical): more than half of the collector's
+	// lake commits failing for 2s.
+	AlertLakeCommitsFailing = "PipelineLakeCommitsFailing"
+	// AlertFreshnessObjectiveMissed (critical): lag beyond 5s for 2s, or the
+	// loader's scrape failing (up == 0: loader down) for 2s.
+	AlertFreshnessObjectiveMissed = "PipelineFreshnessObjectiveMissed"
+	// AlertQuarantineGrowing (warning): quarantine grew over the last 5s,
+	// for 2s.
+	AlertQuarantineGrowing = "PipelineQuarantineGrowing"
+	// AlertWarehouseSlow (warning): p90 warehouse write over 250ms for 2s.
+	AlertWarehouseSlow = "PipelineWarehouseSlow"
+	// AlertLoaderRetrying (warning): loader in backoff for 2s.
+	AlertLoaderRetrying = "PipelineLoaderRetrying"
+)

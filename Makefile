@@ -60,6 +60,16 @@ drill: images ## run the reference drill suite (the pipeline), write the report 
 	echo "report: $(REPORT_DIR)/report.html (also report.json, report.md, junit.xml)"; \
 	exit $$rc
 
+.PHONY: drill-defects
+drill-defects: images ## plant each defect in the reference pipeline and require its drill to fail with the right verdict; print the table
+	@mkdir -p out
+	@echo "| defect | drill | verdict | what caught it |"
+	@echo "|---|---|---|---|"
+	@rc=0; FIREDRILL_PROGRESS=0 go test -count=1 -timeout $(TEST_TIMEOUT) -run '^TestDefects$$' -v $(DRILL_PKGS) > out/drill-defects.log 2>&1 || rc=$$?; \
+		grep -o 'defect | .*' out/drill-defects.log | sed 's/^defect //'; \
+		grep -E '^(--- FAIL|FAIL|ok)' out/drill-defects.log || true; \
+		echo "log: out/drill-defects.log"; exit $$rc
+
 # The calibration matrix `make calibrate` runs: every outage length × bucket
 # width × rate, CALIBRATION_REPS times each (about 4 minutes a repetition).
 CALIBRATION_REPS ?= 3

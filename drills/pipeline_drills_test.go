@@ -139,13 +139,7 @@ func requireNoLoss(t *testing.T, res *drills.Result) {
 // is lost or loaded twice.
 func TestDrillLoaderCrash(t *testing.T) {
 	p := monitored(t)
-	d := base(p, "loader-crash")
-	d.Faults = faults.At(time.Second, faults.Kill(p.Loader, "SIGKILL"))
-	// The freshness page wakes the operator, who restarts the loader.
-	d.Alerts = alerting(p, drills.ExpectAlert{Name: pipeline.AlertFreshnessObjectiveMissed, Resolve: true})
-	d.RecoverOnDetect, d.ReactionTime = true, reactionTime
-	d.Recovery = planted(t, d.Name, p.RestartLoader().WithTimeout(30*time.Second), p.Ctl("resume").WithTimeout(30*time.Second))
-	d.Budget = drills.Budget{TTR: 20 * time.Second, Runbook: 10 * time.Second, CatchUp: 25 * time.Second}
+	d := loaderCrash(t, p)
 	res := drills.Run(t, d)
 	requireNoLoss(t, res)
 	require.True(t, res.Measures.TTR.Valid, res.FormatTimeline())
@@ -153,6 +147,19 @@ func TestDrillLoaderCrash(t *testing.T) {
 	assert.GreaterOrEqual(t, res.Measures.TTR.Value, res.Measures.TTD.Value+reactionTime, "the loader was down until the operator acted")
 	tighter(t, res, drills.Budget{TTR: time.Second}, "ttr")
 	tighter(t, res, drills.Budget{Runbook: time.Millisecond}, "runbook")
+}
+
+// loaderCrash is the loader-crash drill.
+func loaderCrash(t *testing.T, p *pipeline.Pipeline) drills.Drill {
+	t.Helper()
+	d := base(p, "loader-crash")
+	d.Faults = faults.At(time.Second, faults.Kill(p.Loader, "SIGKILL"))
+	// The freshness page wakes the operator, who restarts the loader.
+	d.Alerts = alerting(p, drills.ExpectAlert{Name: pipeline.AlertFreshnessObjectiveMissed, Resolve: true})
+	d.RecoverOnDetect, d.ReactionTime = true, reactionTime
+	d.Recovery = planted(t, d.Name, p.RestartLoader().WithTimeout(30*time.Second), p.Ctl("resume").WithTimeout(30*time.Second))
+	d.Budget = drills.Budget{TTR: 20 * time.Second, Runbook: 10 * time.Second, CatchUp: 25 * time.Second}
+	return d
 }
 
 // TestDrillLoaderCrashWithoutRunbook is loader-crash with its recovery
@@ -196,12 +203,7 @@ func TestDrillWarehouseOutage(t *testing.T) {
 // acknowledged is lost.
 func TestDrillLakeOutage(t *testing.T) {
 	p := monitored(t)
-	d := base(p, "lake-outage")
-	d.Faults = faults.For(time.Second, 5*time.Second, faults.Down(p.CollectorLake))
-	// Acknowledged data at risk: the collector cannot commit. That pages.
-	d.Alerts = alerting(p, drills.ExpectAlert{Name: pipeline.AlertLakeCommitsFailing, TTD: 9 * time.Second, Resolve: true})
-	d.Budget = drills.Budget{TTR: 15 * time.Second}
-	res := drills.Run(t, d)
+	res := drills.Run(t, lakeOutage(t, p))
 	requireNoLoss(t, res)
 	require.True(t, res.Measures.TTR.Valid, res.FormatTimeline())
 	// Requests sent in the last half second of the outage can succeed
@@ -211,21 +213,24 @@ func TestDrillLakeOutage(t *testing.T) {
 	tighter(t, res, drills.Budget{TTR: 2 * time.Second}, "ttr")
 }
 
+// lakeOutage is the lake-outage drill.
+func lakeOutage(t *testing.T, p *pipeline.Pipeline) drills.Drill {
+	t.Helper()
+	d := base(p, "lake-outage")
+	d.Faults = faults.For(time.Second, 5*time.Second, faults.Down(p.CollectorLake))
+	// Acknowledged data at risk: the collector cannot commit. That pages.
+	d.Alerts = alerting(p, drills.ExpectAlert{Name: pipeline.AlertLakeCommitsFailing, TTD: 9 * time.Second, Resolve: true})
+	d.Budget = drills.Budget{TTR: 15 * time.Second}
+	return d
+}
+
 // TestDrillPoisonBatch: every 20th event fails the schema. The loader
 // quarantines them while the rest flows; the runbook installs the schema
 // that accepts them and requeues the quarantine, which restores
 // completeness.
 func TestDrillPoisonBatch(t *testing.T) {
 	p := monitored(t)
-	d := base(p, "poison-batch")
-	d.Steady = slo.All(steady(p, 2*time.Second), slo.AtMost(p.Quarantine(), 0))
-	d.Faults = faults.At(time.Second, p.PoisonTraffic(20))
-	// Quarantine growing is pulled, not paged: a warning the operator reads.
-	d.Alerts = alerting(p, drills.ExpectAlert{Name: pipeline.AlertQuarantineGrowing})
-	d.RecoverOnDetect, d.ReactionTime = true, reactionTime
-	d.Recovery = planted(t, d.Name, p.Ctl("schema", "--set", "2"), p.Ctl("requeue-quarantine"))
-	d.Budget = drills.Budget{TTR: 20 * time.Second}
-	res := drills.Run(t, d)
+	res := drills.Run(t, poisonBatch(t, p))
 	requireNoLoss(t, res)
 	diff, err := p.Diff(t.Context(), 2)
 	require.NoError(t, err)
@@ -234,44 +239,27 @@ func TestDrillPoisonBatch(t *testing.T) {
 	tighter(t, res, drills.Budget{TTR: time.Second}, "ttr")
 }
 
+// poisonBatch is the poison-batch drill.
+func poisonBatch(t *testing.T, p *pipeline.Pipeline) drills.Drill {
+	t.Helper()
+	d := base(p, "poison-batch")
+	d.Steady = slo.All(steady(p, 2*time.Second), slo.AtMost(p.Quarantine(), 0))
+	d.Faults = faults.At(time.Second, p.PoisonTraffic(20))
+	// Quarantine growing is pulled, not paged: a warning the operator reads.
+	d.Alerts = alerting(p, drills.ExpectAlert{Name: pipeline.AlertQuarantineGrowing})
+	d.RecoverOnDetect, d.ReactionTime = true, reactionTime
+	d.Recovery = planted(t, d.Name, p.Ctl("schema", "--set", "2"), p.Ctl("requeue-quarantine"))
+	d.Budget = drills.Budget{TTR: 20 * time.Second}
+	return d
+}
+
 // TestDrillBadDeploy: a loader deploy corrupts the amount of every event
 // it loads; the correctness probe detects it; the operator rolls the
 // deploy back and `pipelinectl backfill` repairs exactly that window of the
 // lake.
 func TestDrillBadDeploy(t *testing.T) {
 	p := monitored(t)
-	bad := p.BadDeploy("amount")
-	d := base(p, "bad-deploy")
-	d.Steady = slo.All(steady(p, 2*time.Second), slo.AtMost(p.Wrong(1), 0))
-	// Late enough that the lake holds data from before the deploy, which
-	// the backfill must leave alone. Held until the runbook rolls it back.
-	d.Faults = faults.At(5*time.Second, bad)
-	d.Detect = drills.DetectWhen(p.Wrong(1), func(v float64) bool { return v > 0 })
-	d.RecoverOnDetect, d.ReactionTime = true, reactionTime
-	var backfilled struct {
-		Rows          int64   `json:"rows"`
-		RowsPerSecond float64 `json:"rows_per_second"`
-	}
-	rollback := recovery.Func("roll the loader deploy back", func(ctx context.Context) (string, error) {
-		return "rolled back", bad.Revert(ctx)
-	})
-	d.Recovery = recovery.Steps(rollback, recovery.Func("pipelinectl backfill (the bad deploy's window)", func(ctx context.Context) (string, error) {
-		since, until, ok := bad.Bounds()
-		if !ok || until.IsZero() {
-			return "", fmt.Errorf("bad deploy window unknown (since %v, until %v)", since, until)
-		}
-		// Events loaded during the window were received shortly before
-		// they were loaded (the lag is well under a second in steady
-		// state); the margins cover that and the batch in flight at the
-		// rollback.
-		from, to := since.Add(-time.Second), until.Add(time.Second)
-		out, err := p.RunCtl(ctx, "backfill", "--from", from.UTC().Format(time.RFC3339Nano), "--to", to.UTC().Format(time.RFC3339Nano))
-		if err == nil {
-			err = json.NewDecoder(strings.NewReader(out)).Decode(&backfilled)
-		}
-		return out, err
-	}))
-	d.Budget = drills.Budget{TTR: 20 * time.Second, TTD: 3 * time.Second}
+	d, backfilled := badDeploy(t, p)
 	res := drills.Run(t, d)
 	requireNoLoss(t, res)
 	diff, err := p.Diff(t.Context(), 1)
@@ -283,10 +271,81 @@ func TestDrillBadDeploy(t *testing.T) {
 	tighter(t, res, drills.Budget{TTD: time.Millisecond}, "ttd")
 }
 
+// backfillReport is pipelinectl backfill's JSON output.
+type backfillReport struct {
+	Rows          int64   `json:"rows"`
+	RowsPerSecond float64 `json:"rows_per_second"`
+}
+
+// backfillBudget is the share of the lake the bad deploy's backfill may
+// redo: its window is a few seconds of a drill that ran longer before it.
+const backfillBudget = 0.5
+
+// badDeploy is the bad-deploy drill; the report is filled when its
+// backfill has run.
+func badDeploy(t *testing.T, p *pipeline.Pipeline) (drills.Drill, *backfillReport) {
+	t.Helper()
+	bad := p.BadDeploy("amount")
+	d := base(p, "bad-deploy")
+	d.Steady = slo.All(steady(p, 2*time.Second), slo.AtMost(p.Wrong(1), 0))
+	// Late enough that the lake holds data from before the deploy, which
+	// the backfill must leave alone. Held until the runbook rolls it back.
+	d.Faults = faults.At(5*time.Second, bad)
+	d.Detect = drills.DetectWhen(p.Wrong(1), func(v float64) bool { return v > 0 })
+	d.RecoverOnDetect, d.ReactionTime = true, reactionTime
+	backfilled := &backfillReport{}
+	rollback := recovery.Func("roll the loader deploy back", func(ctx context.Context) (string, error) {
+		return "rolled back", bad.Revert(ctx)
+	})
+	backfill := recovery.Func("pipelinectl backfill (the bad deploy's window)", func(ctx context.Context) (string, error) {
+		since, until, ok := bad.Bounds()
+		if !ok || until.IsZero() {
+			return "", fmt.Errorf("bad deploy window unknown (since %v, until %v)", since, until)
+		}
+		// Events loaded during the window were received shortly before
+		// they were loaded (the lag is well under a second in steady
+		// state); the margins cover that and the batch in flight at the
+		// rollback.
+		from, to := since.Add(-time.Second), until.Add(time.Second)
+		out, err := p.RunCtl(ctx, "backfill", "--from", from.UTC().Format(time.RFC3339Nano), "--to", to.UTC().Format(time.RFC3339Nano))
+		if err == nil {
+			err = json.NewDecoder(strings.NewReader(out)).Decode(backfilled)
+		}
+		return out, err
+	})
+	// The runbook checks its own work: a backfill that redoes the whole
+	// lake is a slower, riskier recovery than the window needs.
+	check := recovery.Func(fmt.Sprintf("backfill redid at most %.0f%% of the lake", backfillBudget*100), func(ctx context.Context) (string, error) {
+		diff, err := p.Diff(ctx, 1)
+		if err != nil {
+			return "", err
+		}
+		msg := fmt.Sprintf("backfill redid %d of %d lake rows", backfilled.Rows, diff.LakeRows)
+		if float64(backfilled.Rows) > backfillBudget*float64(diff.LakeRows) {
+			return msg, fmt.Errorf("%s: over its budget of %.0f%% (the bad deploy's window)", msg, backfillBudget*100)
+		}
+		return msg, nil
+	})
+	d.Recovery = recovery.Steps(rollback, backfill, check)
+	d.Budget = drills.Budget{TTR: 20 * time.Second, TTD: 3 * time.Second}
+	return d, backfilled
+}
+
 // TestDrillWipeAndRebuild: the warehouse's data is lost; `pipelinectl wipe
 // --yes` resets it and the loader replays the lake until caught up.
 func TestDrillWipeAndRebuild(t *testing.T) {
 	p := monitored(t)
+	res := drills.Run(t, wipeAndRebuild(t, p))
+	requireNoLoss(t, res)
+	diff, err := p.Diff(t.Context(), 1)
+	require.NoError(t, err)
+	assert.True(t, diff.Empty(), "after the rebuild the warehouse must equal schema(lake): %s", diff)
+	tighter(t, res, drills.Budget{TTR: 500 * time.Millisecond}, "ttr")
+}
+
+// wipeAndRebuild is the wipe-and-rebuild drill.
+func wipeAndRebuild(t *testing.T, p *pipeline.Pipeline) drills.Drill {
+	t.Helper()
 	d := base(p, "wipe-and-rebuild")
 	d.Steady = slo.All(steady(p, 2*time.Second), slo.AtMost(p.Wrong(1), 0))
 	d.Faults = faults.At(time.Second, p.LoseWarehouse())
@@ -296,28 +355,14 @@ func TestDrillWipeAndRebuild(t *testing.T) {
 	d.RecoverOnDetect, d.ReactionTime = true, reactionTime
 	d.Recovery = planted(t, d.Name, p.Ctl("wipe", "--yes"))
 	d.Budget = drills.Budget{TTR: 30 * time.Second}
-	res := drills.Run(t, d)
-	requireNoLoss(t, res)
-	diff, err := p.Diff(t.Context(), 1)
-	require.NoError(t, err)
-	assert.True(t, diff.Empty(), "after the rebuild the warehouse must equal schema(lake): %s", diff)
-	tighter(t, res, drills.Budget{TTR: 500 * time.Millisecond}, "ttr")
+	return d
 }
 
 // TestDrillSlowWarehouse: 500 ms of latency on loader→warehouse. The lag
 // grows but stays within its budget; nothing fails.
 func TestDrillSlowWarehouse(t *testing.T) {
 	p := monitored(t)
-	d := base(p, "slow-warehouse")
-	// The lag budget is the steady state itself: 5 s of freshness must
-	// hold throughout, so any impact fails the drill.
-	d.Steady = steady(p, 5*time.Second)
-	d.Faults = faults.For(time.Second, 8*time.Second, faults.Latency(p.LoaderWarehouse, 500*time.Millisecond))
-	// The pipeline is built to absorb a slow warehouse: no impact is the
-	// expectation, and any impact fails the drill ("no_impact").
-	d.ExpectNoImpact = true
-	d.Budget = drills.Budget{NoFailedRequests: true}
-	res := drills.Run(t, d)
+	res := drills.Run(t, slowWarehouse(t, p))
 	requireNoLoss(t, res)
 	assert.True(t, res.Timeline.Impact.IsZero(), "lag must stay within 5s\n%s", res.FormatTimeline())
 	var maxLag float64
@@ -337,4 +382,20 @@ func TestDrillSlowWarehouse(t *testing.T) {
 		}
 	}
 	assert.Positive(t, unhealthy, "a 300ms lag budget must be breached by 500ms of warehouse latency")
+}
+
+// slowWarehouse is the slow-warehouse drill.
+func slowWarehouse(t *testing.T, p *pipeline.Pipeline) drills.Drill {
+	t.Helper()
+	d := base(p, "slow-warehouse")
+	// The lag budget is the steady state itself: 5 s of freshness must
+	// hold throughout, so any impact fails the drill.
+	d.Steady = steady(p, 5*time.Second)
+	d.Faults = faults.For(time.Second, 8*time.Second, faults.Latency(p.LoaderWarehouse, 500*time.Millisecond))
+	// The pipeline is built to absorb a slow warehouse: no impact is the
+	// expectation, and any impact fails the drill ("no_impact"). It pages
+	// nobody: every page fails the "pages" verdict.
+	d.ExpectNoImpact = true
+	d.Budget = drills.Budget{NoFailedRequests: true}
+	return d
 }

@@ -82,7 +82,7 @@
 # Concurrent runs on one machine take turns (flock). Output: one line per
 # image (built, cached, override or skipped, and its time).
 #
-# Requirements: docker, go (or /usr/local/go/bin/go), tar, sha256sum; for
+# Requirements: docker, go (or /usr/local/go/bin/go), tar, gzip, sha256sum; for
 # postgres mmdebstrap (installed with apt-get when missing and run as root)
 # and access to a Debian mirror (FIREDRILL_DEBIAN_MIRROR, default
 # http://deb.debian.org/debian).
@@ -237,7 +237,8 @@ go_image() {
 #         --storage.path=/alertmanager --cluster.listen-address=
 #       curl 127.0.0.1:<port>/-/ready   # 200 about 0.1 s after start
 #     Storage as for Prometheus (/alertmanager, 1777, tmpfs or any user
-#     fine). Alerts: GET /api/v2/alerts. No web UI (a placeholder page).
+#     fine). Alerts: GET /api/v2/alerts. No web UI: / and /ui/ show a
+#     placeholder page.
 
 # upstream_inputs NAME prints what firedrill/NAME is made from: the pinned
 # module version, the Go toolchain, the build flags and the text of
@@ -296,21 +297,25 @@ receivers:
 	mkdir -p "$WORK/$name"
 	# The module source, verified against go.sum's checksum database like
 	# any download (outside any module, so firedrill's go.mod is untouched).
-	if ! (cd "$WORK/$name" && GOWORK=off GO111MODULE=on go mod download -json "$mod@$ver") >"$WORK/$name/download.json" 2>&1; then
-		cat "$WORK/$name/download.json" >&2
+	if ! (cd "$WORK/$name" && GOWORK=off GO111MODULE=on go mod download -json "$mod@$ver") >"$WORK/$name/download.json" 2>"$WORK/$name/download.log"; then
+		cat "$WORK/$name/download.json" "$WORK/$name/download.log" >&2
 		die "$name: go mod download $mod@$ver failed (GOPROXY=$(go env GOPROXY))"
 	fi
 	dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' "$WORK/$name/download.json")
 	[ -n "$dir" ] && [ -d "$dir" ] || die "$name: no source directory in go mod download's answer"
 	# A writable copy: the module cache is read-only, and Alertmanager's
 	# module lacks the built web UI that ui/web.go embeds (ui/app/dist, made
-	# by npm in a release build): a placeholder page stands in for it.
+	# by npm in a release build): a placeholder page stands in for it (at /
+	# and /ui/; served only as index.html.gz, as the release build ships it).
 	cp -R "$dir" "$src"
 	chmod -R u+w "$src"
 	if [ "$name" = alertmanager ] && [ ! -d "$src/ui/app/dist" ]; then
-		mkdir -p "$src/ui/app/dist/elm" "$src/ui/app/dist/mantine"
-		printf '<!doctype html><title>Alertmanager</title><p>The web UI is not built into this image (firedrill); the API is under /api/v2/.\n' |
-			tee "$src/ui/app/dist/elm/index.html" >"$src/ui/app/dist/mantine/index.html"
+		local d
+		for d in elm mantine; do
+			mkdir -p "$src/ui/app/dist/$d"
+			printf '<!doctype html><title>Alertmanager</title><p>The web UI is not built into this image (firedrill); the API is under /api/v2/.\n' |
+				gzip -9n >"$src/ui/app/dist/$d/index.html.gz"
+		done
 	fi
 	version=$(tr -d '[:space:]' <"$src/VERSION" 2>/dev/null || true)
 	ldflags="$UPSTREAM_LDFLAGS"
@@ -319,8 +324,12 @@ receivers:
 	ldflags+=" -X github.com/prometheus/common/version.Branch=$ver"
 	ldflags+=" -X github.com/prometheus/common/version.BuildUser=firedrill"
 	mkdir -p "$stage/bin" "$stage/etc/$name" "$stage/$name" "$stage/tmp"
-	(cd "$src" && GOWORK=off go build "${UPSTREAM_BUILD_FLAGS[@]}" -ldflags "$ldflags" -o "$stage/bin/$name" "$pkg") ||
-		die "$name: go build $mod@$ver $pkg failed"
+	# go's "downloading" lines (hundreds on a fresh machine) go to a log,
+	# shown when the build fails.
+	if ! (cd "$src" && GOWORK=off go build "${UPSTREAM_BUILD_FLAGS[@]}" -ldflags "$ldflags" -o "$stage/bin/$name" "$pkg") >"$WORK/$name/build.log" 2>&1; then
+		grep -v '^go: downloading ' "$WORK/$name/build.log" | tail -n 40 >&2
+		die "$name: go build $mod@$ver $pkg failed (log above)"
+	fi
 	printf '%s' "$conf" >"$stage/etc/$name/$name.yml"
 	chmod 0644 "$stage/etc/$name/$name.yml"
 	chmod 0755 "$stage/bin" "$stage/etc" "$stage/etc/$name"
@@ -447,7 +456,7 @@ image() {
 	var=$(env_var "$name")
 	start=$(now)
 	if [ -n "${!var:-}" ]; then
-		printf '%-10s %-9s %-40s (%s is set; not built here)\n' "$name" override "${!var}" "$var"
+		printf '%-12s %-9s %-40s (%s is set; not built here)\n' "$name" override "${!var}" "$var"
 		return 0
 	fi
 	case $name in
@@ -456,7 +465,7 @@ image() {
 	pipeline)
 		pkg=./scenarios/pipeline/cmd/pipeline
 		if [ ! -d "$ROOT/scenarios/pipeline/cmd/pipeline" ]; then
-			printf '%-10s %-9s %s\n' "$name" skipped "scenarios/pipeline/cmd/pipeline does not exist yet"
+			printf '%-12s %-9s %s\n' "$name" skipped "scenarios/pipeline/cmd/pipeline does not exist yet"
 			return 0
 		fi
 		;;
@@ -476,7 +485,7 @@ image() {
 		status=cached
 	else
 		if [ "$name" = postgres ]; then
-			printf '%-10s %-9s %s\n' "$name" building "(mmdebstrap + docker import, in the background; 1-2 min)" >&3
+			printf '%-12s %-9s %s\n' "$name" building "(mmdebstrap + docker import, in the background; 1-2 min)" >&3
 		fi
 		case $name in
 		toxiproxy) go_image "$name" "$pkg" "$tag" '["/toxiproxy"]' '["-host=0.0.0.0","-port=8474"]' 8474/tcp ;;
@@ -484,7 +493,11 @@ image() {
 		pipeline) go_image "$name" "$pkg" "$tag" '["/pipeline"]' '[]' ;;
 		postgres) postgres_image "$tag" ;;
 		prometheus | alertmanager)
-			printf '%-10s %-9s %s\n' "$name" building "(go build from the module proxy; prometheus takes about 6 min cold on 2 cores)"
+			if [ "$name" = prometheus ]; then
+				printf '%-12s %-9s %s\n' "$name" building "($PROMETHEUS_MODULE@$PROMETHEUS_VERSION; about 6 min with a cold Go cache on 2 cores)"
+			else
+				printf '%-12s %-9s %s\n' "$name" building "($ALERTMANAGER_MODULE@$ALERTMANAGER_VERSION; about 25 s after prometheus, which shares most of its dependencies)"
+			fi
 			upstream_image "$name" "$tag"
 			;;
 		esac
@@ -492,7 +505,7 @@ image() {
 		prune "$ref" "$tag"
 	fi
 	docker tag "$tag" "$ref:local"
-	printf '%-10s %-9s %-40s %s\n' "$name" "$status" "$tag" "$(since "$start")"
+	printf '%-12s %-9s %-40s %s\n' "$name" "$status" "$tag" "$(since "$start")"
 }
 
 names=("$@")
@@ -520,4 +533,4 @@ if [ -n "$pg_pid" ]; then
 	cat "$WORK/postgres.out"
 	[ "$pg_status" -eq 0 ] || exit "$pg_status"
 fi
-printf '%-10s %-9s %-40s %s\n' images 'done' "(:local tags point at the hashes above)" "$(since "$total")"
+printf '%-12s %-9s %-40s %s\n' images 'done' "(:local tags point at the hashes above)" "$(since "$total")"

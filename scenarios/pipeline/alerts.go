@@ -2,7 +2,10 @@ package pipeline
 
 import (
 	_ "embed" // the alert rules file
+	"fmt"
 	"slices"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // AlertRulesFile is the path of the pipeline's alert rules (Prometheus
@@ -35,3 +38,32 @@ const (
 	// AlertLoaderRetrying (warning): loader in backoff for 2s.
 	AlertLoaderRetrying = "PipelineLoaderRetrying"
 )
+
+// editableRules is the rule file's structure, enough to edit it.
+type editableRules struct {
+	Groups []struct {
+		Name     string           `yaml:"name"`
+		Interval string           `yaml:"interval,omitempty"`
+		Rules    []map[string]any `yaml:"rules"`
+	} `yaml:"groups"`
+}
+
+// EditAlertRules returns AlertRules with edit applied to every rule (its
+// fields as in the file: alert, expr, for, labels, annotations); a rule
+// for which edit returns false is dropped. It plants defects in the alert
+// strategy (a missing rule, a non-critical rule made critical) for the
+// drills that must catch them; comments are not kept.
+func EditAlertRules(edit func(rule map[string]any) (keep bool)) ([]byte, error) {
+	var f editableRules
+	if err := yaml.Unmarshal(alertRules, &f); err != nil {
+		return nil, fmt.Errorf("read %s: %w", AlertRulesFile, err)
+	}
+	for i := range f.Groups {
+		f.Groups[i].Rules = slices.DeleteFunc(f.Groups[i].Rules, func(r map[string]any) bool { return !edit(r) })
+	}
+	out, err := yaml.Marshal(f)
+	if err != nil {
+		return nil, fmt.Errorf("write edited rules: %w", err)
+	}
+	return out, nil
+}

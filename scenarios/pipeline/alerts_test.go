@@ -105,3 +105,19 @@ func exportedMetrics(t *testing.T) []string {
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+func TestEditAlertRules(t *testing.T) {
+	t.Parallel()
+	without, err := EditAlertRules(func(r map[string]any) bool { return r["alert"] != AlertLakeCommitsFailing })
+	require.NoError(t, err)
+	assert.NotContains(t, string(without), AlertLakeCommitsFailing)
+	assert.Contains(t, string(without), AlertFreshnessObjectiveMissed)
+	critical, err := EditAlertRules(func(r map[string]any) bool {
+		if r["alert"] == AlertWarehouseSlow {
+			r["labels"] = map[string]any{"severity": "critical"}
+		}
+		return true
+	})
+	require.NoError(t, err)
+	assert.Regexp(t, `(?s)alert: `+AlertWarehouseSlow+`.*severity: critical`, string(critical))
+}

@@ -19,6 +19,20 @@ type config struct {
 	defects    plant.Set
 	scenario   []scenarios.Option
 	monitoring bool
+	rules      []byte // nil: AlertRules
+}
+
+// WithAlertRules replaces the alert rules WithMonitoring gives Prometheus
+// (e.g. rules with a planted defect, see EditAlertRules). It implies
+// WithMonitoring.
+func WithAlertRules(rules []byte) Option {
+	return func(c *config) error {
+		if len(rules) == 0 {
+			return errors.New("alert rules: empty (omit the option for the pipeline's own)")
+		}
+		c.monitoring, c.rules = true, rules
+		return nil
+	}
 }
 
 // WithMonitoring adds Prometheus and Alertmanager: Prometheus scrapes the
@@ -52,7 +66,11 @@ func (c config) system() (scenarios.System, error) {
 	if !c.monitoring {
 		return sys, nil
 	}
-	return sys.WithMonitoring(Monitoring())
+	m := Monitoring()
+	if c.rules != nil {
+		m.Rules = c.rules
+	}
+	return sys.WithMonitoring(m)
 }
 
 func newConfig(opts []Option) (config, error) {

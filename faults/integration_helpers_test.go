@@ -25,32 +25,12 @@ import (
 	"github.com/firedrill/firedrill/scenarios"
 )
 
-// TestMain runs the tests with the testcontainers settings that the
-// Makefile exports and README.md ("Safety") asks for: Ryuk off (its image
-// cannot be pulled here; firedrill reaps by itself) and mapped ports on
-// 127.0.0.1. A bare `go test` may not set them; a value already set wins.
+// TestMain runs the tests with the testcontainers environment the runtime
+// sets (scenarios.SetTestcontainersEnv: Ryuk off, mapped ports on
+// 127.0.0.1), since some tests use testcontainers-go before any system.
 func TestMain(m *testing.M) {
-	if err := testcontainersDefaults(); err != nil {
-		fmt.Fprintln(os.Stderr, "faults tests:", err)
-		os.Exit(2)
-	}
+	scenarios.SetTestcontainersEnv()
 	os.Exit(m.Run())
-}
-
-// testcontainersDefaults sets each testcontainers variable that is unset.
-func testcontainersDefaults() error {
-	for k, v := range map[string]string{
-		"TESTCONTAINERS_RYUK_DISABLED": "true",
-		"TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1",
-	} {
-		if os.Getenv(k) != "" {
-			continue
-		}
-		if err := os.Setenv(k, v); err != nil {
-			return fmt.Errorf("set %s: %w", k, err)
-		}
-	}
-	return nil
 }
 
 // faulteeImage builds (once per content) the test target image from

@@ -10,8 +10,6 @@ package pgtest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -35,12 +33,8 @@ var (
 	startErr error
 )
 
-// RunID is this test process's run id (label firedrill.run).
-var RunID = func() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return "pgtest-" + hex.EncodeToString(b)
-}()
+// RunID is this test process's run id (label firedrill.run): the runtime's.
+var RunID = scenarios.RunID()
 
 // Main starts the server if needed, runs m and removes what it started. Use
 // it from TestMain: os.Exit(pgtest.Main(m, "collector")).
@@ -55,12 +49,7 @@ func Main(m *testing.M, pkg string) int {
 		admin = dsn
 		return m.Run()
 	}
-	for _, k := range []string{"TESTCONTAINERS_RYUK_DISABLED", "TESTCONTAINERS_HOST_OVERRIDE"} {
-		if os.Getenv(k) == "" {
-			def := map[string]string{"TESTCONTAINERS_RYUK_DISABLED": "true", "TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1"}[k]
-			_ = os.Setenv(k, def)
-		}
-	}
+	scenarios.SetTestcontainersEnv()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	img := scenarios.Image(scenarios.ImagePostgres)
 	c, err := testcontainers.Run(ctx, img,

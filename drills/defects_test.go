@@ -28,7 +28,6 @@ func TestDefects(t *testing.T) {
 		return true
 	})
 	require.NoError(t, err)
-	only := func(d drills.Drill, _ *backfillReport) drills.Drill { return d }
 	cases := []struct {
 		defect string
 		opt    pipeline.Option
@@ -37,8 +36,7 @@ func TestDefects(t *testing.T) {
 	}{
 		{"collector acknowledges before the lake commit", pipeline.WithDefect(pipeline.DefectAckBeforeCommit), lakeOutage, "lost"},
 		{"loader commits rows and checkpoint apart", pipeline.WithDefect(pipeline.DefectSplitCheckpoint), loaderCrash, "duplicated"},
-		{"backfill redoes the whole lake", pipeline.WithDefect(pipeline.DefectBackfillWholeLake),
-			func(t *testing.T, p *pipeline.Pipeline) drills.Drill { return only(badDeploy(t, p)) }, "recovery"},
+		{"backfill redoes the whole lake", pipeline.WithDefect(pipeline.DefectBackfillWholeLake), badDeployDrill, "recovery"},
 		{"wipe keeps the checkpoint", pipeline.WithDefect(pipeline.DefectWipeKeepsCheckpoint), wipeAndRebuild, "restored"},
 		{"requeue drops the quarantine", pipeline.WithDefect(pipeline.DefectRequeueDropsQuarantine), poisonBatch, "lost"},
 		{"no alert rule for lake commits", pipeline.WithAlertRules(noLakeRule), lakeOutage, "alert:" + pipeline.AlertLakeCommitsFailing},
@@ -64,6 +62,13 @@ func TestDefects(t *testing.T) {
 			assert.NotEmpty(t, caught.Message)
 		})
 	}
+}
+
+// badDeployDrill is the bad-deploy drill without its backfill report.
+func badDeployDrill(t *testing.T, p *pipeline.Pipeline) drills.Drill {
+	t.Helper()
+	d, _ := badDeploy(t, p)
+	return d
 }
 
 func oneLine(s string) string {

@@ -56,7 +56,8 @@ drill: images ## run the reference drill suite (the pipeline), write the report 
 	if [ ! -f "$(REPORT_DIR)/report.json" ]; then echo "make drill: no drill ran, no report written" >&2; exit 1; fi; \
 	out/bin/firedrill report -f html -o "$(REPORT_DIR)/report.html" "$(REPORT_DIR)/report.json"; \
 	out/bin/firedrill report -f junit -o "$(REPORT_DIR)/junit.xml" "$(REPORT_DIR)/report.json"; \
-	echo; out/bin/firedrill report -f md "$(REPORT_DIR)/report.json" | awk '/^### /{exit} {print}'; \
+	out/bin/firedrill report -f md -o "$(REPORT_DIR)/report.md" "$(REPORT_DIR)/report.json"; \
+	echo; awk '/^### /{exit} {print}' "$(REPORT_DIR)/report.md"; \
 	echo "report: $(REPORT_DIR)/report.html (also report.json, report.md, junit.xml)"; \
 	exit $$rc
 

@@ -122,9 +122,8 @@ func decompose(r *Result) {
 	m.Reaction = exact(tl.RecoveryStart.Sub(detected), "steps")
 	if n := len(r.Episodes); n > 0 && r.Restored {
 		ep := r.Episodes[n-1]
-		lo, hi := ep.Onset.Add(ep.TTR.Lower), ep.OnsetBounds.Sent.Add(ep.TTR.Upper)
-		lo = later(tl.RecoveryDone, lo)
-		m.Convergence = between(tl.RecoveryDone, tl.RecoveryDone, tl.RecoveryDone, ep.Restored, lo, later(hi, lo), ep.TTR.Source)
+		lo := later(tl.RecoveryDone, ep.restoredLo)
+		m.Convergence = between(tl.RecoveryDone, tl.RecoveryDone, tl.RecoveryDone, ep.Restored, lo, later(ep.restoredHi, lo), ep.TTR.Source)
 	}
 }
 
@@ -146,7 +145,7 @@ func analyzeEpisodes(r *Result, a analysis) {
 		ep.Impact = a.obs.locateImpact(r.Buckets, s, in)
 		if s.restored >= 0 {
 			loc := a.obs.locateRestored(r.Buckets, r.Health, s)
-			ep.Restored = loc.at
+			ep.Restored, ep.restoredLo, ep.restoredHi = loc.at, loc.lo, loc.hi
 			ep.TTR = between(in.mid(), in.onset.Sent, in.onset.Acked, loc.at, loc.lo, loc.hi, loc.source)
 			ep.Duration = between(ep.Impact, ep.Impact, ep.Impact, loc.at, loc.lo, loc.hi, loc.source)
 		}

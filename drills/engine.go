@@ -29,17 +29,16 @@ const revertTimeout = 30 * time.Second
 // after Run returned is reported as failed too.
 func Run(tb testing.TB, d Drill) *Result {
 	tb.Helper()
-	t := tb
 	inj := faults.NewInjector()
-	inj.Guard(t)
+	inj.Guard(tb)
 	if d.Logf == nil {
-		d.Logf = t.Logf
+		d.Logf = tb.Logf
 	}
 	if d.Progress == nil {
 		d.Progress = reports.NewProgress(os.Stderr, progressWanted())
 	}
 	ctx := context.Background()
-	if dl, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+	if dl, ok := tb.(interface{ Deadline() (time.Time, bool) }); ok {
 		if deadline, ok := dl.Deadline(); ok {
 			// Leave time for teardown before go test's -timeout panics.
 			var cancel context.CancelFunc
@@ -48,18 +47,18 @@ func Run(tb testing.TB, d Drill) *Result {
 		}
 	}
 	res, err := execute(ctx, d, inj)
-	t.Cleanup(func() { collect(res, t.Failed()) })
+	tb.Cleanup(func() { collect(res, tb.Failed()) })
 	switch {
 	case errors.Is(err, ErrRevert):
-		t.Errorf("drill %s: a fault could not be reverted and may still be in effect (details below)\n%s", d.Name, res.FormatTimeline())
+		tb.Errorf("drill %s: a fault could not be reverted and may still be in effect (details below)\n%s", d.Name, res.FormatTimeline())
 	case err != nil:
-		t.Errorf("drill %s could not be evaluated: %v\n%s", d.Name, err, res.FormatTimeline())
+		tb.Errorf("drill %s could not be evaluated: %v\n%s", d.Name, err, res.FormatTimeline())
 	case !res.Passed():
 		var sb []byte
 		for _, v := range res.Missed() {
 			sb = fmt.Appendf(sb, "  %s: %s\n", v.Name, v.Message)
 		}
-		t.Errorf("drill %s missed its budget:\n%s\n%s", d.Name, sb, res.FormatTimeline())
+		tb.Errorf("drill %s missed its budget:\n%s\n%s", d.Name, sb, res.FormatTimeline())
 	}
 	return res
 }

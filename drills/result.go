@@ -134,6 +134,8 @@ type Episode struct {
 	// first and last bucket index (last: the first bucket of the healthy
 	// run that ended it, -1 when open).
 	impactBucket, restoredBucket int
+	// restoredLo and restoredHi bound Restored (as located).
+	restoredLo, restoredHi time.Time
 }
 
 // IntegrityResult is the accounting of acknowledged writes.

@@ -31,7 +31,7 @@ func PromQL(name, unit, baseURL, query string) Probe {
 
 // promQLReader returns the function that evaluates query at baseURL.
 func promQLReader(baseURL, query string) (func(context.Context) (float64, error), error) {
-	if err := loopback(baseURL); err != nil {
+	if err := Loopback(baseURL); err != nil {
 		return nil, fmt.Errorf("promql probe: %w", err)
 	}
 	c, err := api.NewClient(api.Config{Address: baseURL})
@@ -65,8 +65,9 @@ func sampleOf(query string, v model.Value) (float64, error) {
 	return 0, fmt.Errorf("query %q returned a %s, not a scalar or an instant vector", query, v.Type())
 }
 
-// loopback checks that rawURL is an http(s) URL on a loopback address.
-func loopback(rawURL string) error {
+// Loopback reports whether rawURL is an http(s) URL on a loopback address,
+// the only kind firedrill reads; the error says what is wrong.
+func Loopback(rawURL string) error {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return fmt.Errorf("url %q: %w", rawURL, err)
@@ -83,7 +84,3 @@ func loopback(rawURL string) error {
 	}
 	return errors.New("url " + rawURL + " is not on 127.0.0.1: firedrill only reads the loopback address (a container's published port)")
 }
-
-// Loopback reports whether rawURL is an http(s) URL on a loopback address,
-// the only kind firedrill reads; the error says what is wrong.
-func Loopback(rawURL string) error { return loopback(rawURL) }

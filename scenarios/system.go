@@ -69,6 +69,79 @@ type ContainerSpec struct {
 	// path → its content (mode 0644), e.g. a configuration file. Parent
 	// directories are created.
 	Files map[string][]byte
+
+	// Entrypoint replaces the image's ENTRYPOINT; ${link:NAME} is expanded
+	// as in Env. Empty keeps the image's.
+	Entrypoint []string
+	// User runs the container's process as "user", "uid" or "uid:gid";
+	// empty keeps the image's USER.
+	User string
+	// Mounts are bind mounts of host paths and named volumes. A named
+	// volume is created by firedrill for this system (labelled, removed with
+	// it) and shared by every container of the system that names it.
+	Mounts []Mount
+	// Healthcheck is a Docker healthcheck run inside the container; with
+	// [ReadyHealthy] as Ready, the container is ready when Docker reports
+	// it healthy.
+	Healthcheck *Healthcheck
+	// ExtraHosts are "name:address" entries added to the container's
+	// /etc/hosts.
+	ExtraHosts []string
+	// Build, when set, builds the image from a context directory through
+	// the Docker API (cached by the content of the context) and tags it
+	// Image (or a name derived from the system and container when Image is
+	// empty). Nothing is pulled for a built image's own reference.
+	Build *Build
+}
+
+// MountType is the kind of a [Mount].
+type MountType string
+
+// The kinds of mount.
+const (
+	// MountBind mounts a host path (Source, absolute) into the container.
+	MountBind MountType = "bind"
+	// MountVolume mounts the system's named volume Source, created on first
+	// use, labelled, and removed when the system is closed.
+	MountVolume MountType = "volume"
+)
+
+// Mount is one bind mount or named volume of a [ContainerSpec].
+type Mount struct {
+	Type MountType
+	// Source is the host path (MountBind) or the volume's name within the
+	// system (MountVolume).
+	Source string
+	// Target is the absolute path inside the container.
+	Target   string
+	ReadOnly bool
+}
+
+// Healthcheck is a Docker healthcheck, as in a Dockerfile's HEALTHCHECK or
+// a Compose service's healthcheck.
+type Healthcheck struct {
+	// Test is the command, in Docker's form: ["CMD", "prog", "arg"...] or
+	// ["CMD-SHELL", "command line"]; ["NONE"] disables the image's.
+	Test []string
+	// Interval, Timeout and StartPeriod default to Docker's (30s, 30s, 0);
+	// Retries to 3.
+	Interval    time.Duration
+	Timeout     time.Duration
+	StartPeriod time.Duration
+	Retries     int
+}
+
+// Build is how a container's image is built from a directory.
+type Build struct {
+	// Context is the build context directory.
+	Context string
+	// Dockerfile is the Dockerfile's path relative to Context; "Dockerfile"
+	// if empty.
+	Dockerfile string
+	// Args are the build arguments (ARG).
+	Args map[string]string
+	// Target is the stage to build in a multi-stage Dockerfile.
+	Target string
 }
 
 // LinkSpec declares a network path From→To routed through a toxiproxy proxy.

@@ -92,6 +92,10 @@ type ContainerSpec struct {
 	// Image (or a name derived from the system and container when Image is
 	// empty). Nothing is pulled for a built image's own reference.
 	Build *Build
+	// DependsOn names containers of the system that must be ready before
+	// this one starts (as a link's From waits for its To); Compose's
+	// depends_on.
+	DependsOn []string
 }
 
 // MountType is the kind of a [Mount].

@@ -14,11 +14,14 @@ const (
 	ImagePipeline     = "pipeline"     // scenarios/pipeline/cmd/pipeline
 	ImagePrometheus   = "prometheus"   // Prometheus server, HTTP API on 9090/tcp (see WithMonitoring)
 	ImageAlertmanager = "alertmanager" // Alertmanager, HTTP API on 9093/tcp (see WithMonitoring)
+	ImageNATS         = "nats"         // nats-server (JetStream), clients 4222/tcp, routes 6222/tcp, monitoring 8222/tcp
 )
 
 // Images lists the names of the project's images, in build order.
 func Images() []string {
-	return []string{ImageToxiproxy, ImagePostgres, ImageStub, ImagePipeline, ImagePrometheus, ImageAlertmanager}
+	return []string{ImageToxiproxy, ImagePostgres, ImageStub, ImagePipeline, ImagePrometheus, ImageAlertmanager,
+		ImageNATS,
+	}
 }
 
 // Image returns the reference of the named project image: the value of

@@ -45,5 +45,5 @@ func TestImage(t *testing.T) {
 
 func TestImagesListsEveryImage(t *testing.T) {
 	t.Parallel()
-	assert.Equal(t, []string{"toxiproxy", "postgres", "stub", "pipeline", "prometheus", "alertmanager"}, scenarios.Images())
+	assert.Equal(t, []string{"toxiproxy", "postgres", "stub", "pipeline", "prometheus", "alertmanager", "nats"}, scenarios.Images())
 }

@@ -3,7 +3,8 @@
 # Debian's packages. Nothing is pulled from a container registry.
 #
 #   scripts/images.sh [NAME...]     NAME: toxiproxy postgres stub pipeline
-#                                   prometheus alertmanager (default: all)
+#                                   prometheus alertmanager nats
+#                                   (default: all)
 #
 # Each image is tagged firedrill/NAME:<inputs hash>, where the hash covers
 # everything the image is made from (this script, the postgres entrypoint,
@@ -40,6 +41,18 @@
 #                        rest of this script: editing other parts does not
 #                        redo the ~6 min Prometheus build. How to run them:
 #                        see "Upstream images" below.
+#
+#   firedrill/nats       nats-server (NATS_VERSION below) from the Go module
+#                        proxy, FROM scratch: entrypoint /bin/nats-server,
+#                        user 65534:65534, client 4222/tcp, cluster routes
+#                        6222/tcp, monitoring 8222/tcp. Default cmd
+#                        "-c /etc/nats/nats-server.conf" (a single server
+#                        with JetStream in /data, monitoring on 8222).
+#                        /data (owner 65534, mode 1777) is the JetStream store
+#                        dir, on the container's own filesystem. Its hash
+#                        covers only the pin, the Go toolchain, the flags
+#                        and its recipe (nats_image), like the upstream
+#                        images'.
 #
 #   firedrill/postgres   PostgreSQL 15 from Debian bookworm's packages
 #                        (mmdebstrap --variant=apt, then docker import).
@@ -97,7 +110,7 @@ if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 	export PATH="$PATH:/usr/local/go/bin"
 fi
 
-ALL=(toxiproxy postgres stub pipeline prometheus alertmanager)
+ALL=(toxiproxy postgres stub pipeline prometheus alertmanager nats)
 DEBIAN_SUITE=bookworm
 DEBIAN_PACKAGES=postgresql-15
 DEBIAN_MIRROR=${FIREDRILL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -116,6 +129,12 @@ PROMETHEUS_VERSION=v0.316.0 # Prometheus 3.16.0 (module v0.3XX.Y = release 3.XX.
 ALERTMANAGER_MODULE=github.com/prometheus/alertmanager
 ALERTMANAGER_VERSION=v0.35.0
 UPSTREAM_BUILD_FLAGS=(-trimpath -mod=readonly)
+
+# ---- NATS (catalogue): firedrill/nats ----
+# The module root is the main package; its go.mod has no replace directives.
+NATS_MODULE=github.com/nats-io/nats-server/v2
+NATS_VERSION=v2.15.2
+# ---- end NATS ----
 UPSTREAM_LDFLAGS="-s -w"
 
 die() { printf 'images.sh: %s\n' "$*" >&2; exit 1; }
@@ -357,6 +376,61 @@ receivers:
 		"$WORK/$name/rootfs.tar" "$tag" >/dev/null
 }
 
+# ---- NATS (catalogue): nats_inputs, nats_image ----
+# nats_inputs prints what firedrill/nats is made from: the pin, the Go
+# toolchain, the flags and nats_image's own text (not the rest of this
+# script).
+nats_inputs() {
+	printf 'upstream nats %s@%s\n' "$NATS_MODULE" "$NATS_VERSION"
+	printf 'go %s %s %s cgo=%s goos=%s\n' "$GOVERSION" "$GOARCH" "$GOFLAGS" "$CGO_ENABLED" "$GOOS"
+	printf 'flags %s ldflags %s\n' "${UPSTREAM_BUILD_FLAGS[*]}" "$UPSTREAM_LDFLAGS"
+	printf 'recipe %s\n' "$(declare -f nats_image | sha)"
+}
+
+# nats_image TAG builds firedrill/nats from the pinned module, outside
+# firedrill's go.mod (a copy of the module's source in $WORK, its own go.mod
+# and go.sum). Layout:
+#   /bin/nats-server               the server (entrypoint)
+#   /etc/nats/nats-server.conf     a single-server default config (0644)
+#   /data                          JetStream store dir, WORKDIR, 65534 1777
+#   /tmp                           empty, 1777
+#   /LICENSE                       from the module
+nats_image() {
+	local tag=$1 w="$WORK/nats" dir src stage
+	src="$w/src" stage="$w/root"
+	mkdir -p "$w"
+	if ! (cd "$w" && GOWORK=off GO111MODULE=on go mod download -json "$NATS_MODULE@$NATS_VERSION") >"$w/download.json" 2>"$w/download.log"; then
+		cat "$w/download.json" "$w/download.log" >&2
+		die "nats: go mod download $NATS_MODULE@$NATS_VERSION failed (GOPROXY=$(go env GOPROXY))"
+	fi
+	dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' "$w/download.json")
+	[ -n "$dir" ] && [ -d "$dir" ] || die "nats: no source directory in go mod download's answer"
+	cp -R "$dir" "$src"
+	chmod -R u+w "$src"
+	mkdir -p "$stage/bin" "$stage/etc/nats" "$stage/data" "$stage/tmp"
+	if ! (cd "$src" && GOWORK=off go build "${UPSTREAM_BUILD_FLAGS[@]}" -ldflags "$UPSTREAM_LDFLAGS" -o "$stage/bin/nats-server" .) >"$w/build.log" 2>&1; then
+		grep -v '^go: downloading ' "$w/build.log" | tail -n 40 >&2
+		die "nats: go build $NATS_MODULE@$NATS_VERSION failed (log above)"
+	fi
+	printf 'listen: 0.0.0.0:4222\nhttp: 0.0.0.0:8222\njetstream { store_dir: "/data" }\n' >"$stage/etc/nats/nats-server.conf"
+	chmod 0644 "$stage/etc/nats/nats-server.conf"
+	chmod 0755 "$stage/bin" "$stage/etc" "$stage/etc/nats"
+	chmod 1777 "$stage/data" "$stage/tmp"
+	[ ! -f "$src/LICENSE" ] || install -m 0644 "$src/LICENSE" "$stage/LICENSE"
+	(cd "$stage" && find . -mindepth 1 -maxdepth 1 ! -name data | sort |
+		tar --numeric-owner --owner=0 --group=0 -cf "$w/rootfs.tar" -T -)
+	tar --numeric-owner --owner=65534 --group=65534 -C "$stage" -rf "$w/rootfs.tar" ./data
+	docker import --message "firedrill scripts/images.sh" \
+		--change 'ENTRYPOINT ["/bin/nats-server"]' \
+		--change 'CMD ["-c","/etc/nats/nats-server.conf"]' \
+		--change "USER 65534:65534" \
+		--change "WORKDIR /data" \
+		--change "EXPOSE 4222/tcp 6222/tcp 8222/tcp" \
+		--change "LABEL org.firedrill.image=nats org.firedrill.inputs=${tag##*:} org.firedrill.upstream=$NATS_MODULE@$NATS_VERSION" \
+		"$w/rootfs.tar" "$tag" >/dev/null
+}
+# ---- end NATS ----
+
 postgres_inputs() {
 	printf 'script %s\nentrypoint %s\n' "$SELF_HASH" "$(sha <"$PG_ENTRYPOINT")"
 	printf 'debian %s %s %s %s %s\n' "$DEBIAN_SUITE" "$DEBIAN_PACKAGES" "$DEBIAN_MIRROR" "$DEBIAN_SECURITY_MIRROR" "$(dpkg --print-architecture 2>/dev/null || uname -m)"
@@ -470,10 +544,13 @@ image() {
 		fi
 		;;
 	postgres | prometheus | alertmanager) pkg= ;;
+	nats) pkg= ;; # NATS (catalogue)
 	*) die "unknown image $name (known: ${ALL[*]})" ;;
 	esac
 	if [ "$name" = postgres ]; then
 		hash=$(postgres_inputs | sha)
+	elif [ "$name" = nats ]; then # NATS (catalogue)
+		hash=$(nats_inputs | sha)
 	elif [ -z "$pkg" ]; then
 		hash=$(upstream_inputs "$name" | sha)
 	else
@@ -492,6 +569,10 @@ image() {
 		stub) go_image "$name" "$pkg" "$tag" '["/stub"]' '[]' 8080/tcp ;;
 		pipeline) go_image "$name" "$pkg" "$tag" '["/pipeline"]' '[]' ;;
 		postgres) postgres_image "$tag" ;;
+		nats) # NATS (catalogue)
+			printf '%-12s %-9s %s\n' "$name" building "($NATS_MODULE@$NATS_VERSION)"
+			nats_image "$tag"
+			;;
 		prometheus | alertmanager)
 			if [ "$name" = prometheus ]; then
 				printf '%-12s %-9s %s\n' "$name" building "($PROMETHEUS_MODULE@$PROMETHEUS_VERSION; about 6 min with a cold Go cache on 2 cores)"

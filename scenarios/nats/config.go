@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -124,15 +125,41 @@ func newConfig(opts []Option) (config, error) {
 	return c, nil
 }
 
+// RouteLink names the link through which member from dials member to's
+// cluster port: "route-nats1-nats2". Each pair of members has one route
+// link, dialed by the lower-numbered member (see [System]).
+func RouteLink(from, to string) string { return "route-" + from + "-" + to }
+
+// routeEnv is the environment variable holding from's route to to.
+func routeEnv(to string) string { return "ROUTE_" + strings.ToUpper(to) }
+
+// dials returns the members that member dials: those after it in
+// [Members].
+func dials(member string) []string {
+	ms := Members()
+	i := slices.Index(ms, member)
+	if i < 0 {
+		return nil
+	}
+	return ms[i+1:]
+}
+
 // MemberConfig is the configuration file of member name: its server name,
 // client and monitoring listeners, JetStream in [StoreDir], and the cluster
-// block with a route to every member (a route to itself is ignored by the
-// server). Clients are not told the members' in-network addresses
-// (no_advertise): from the host they reach members only on 127.0.0.1.
+// block. Its routes are itself (ignored) and the members after it in [Members], each through its
+// route link (the address comes from the environment, ROUTE_<MEMBER>, set
+// to ${link:route-...}). The member advertises no reachable route address
+// (127.0.0.1:1 refuses at once), so no member dials another around the
+// links when routes are gossiped; and clients are not told the members'
+// in-network addresses (no_advertise): from the host they reach members
+// only on 127.0.0.1.
 func MemberConfig(name string) []byte {
-	var routes []string
-	for _, m := range Members() {
-		routes = append(routes, fmt.Sprintf("    nats-route://%s:6222", m))
+	// Itself first: the server drops a route to itself, and JetStream's
+	// cluster mode refuses to start without a configured route (nats3
+	// dials nobody).
+	routes := []string{"    nats-route://127.0.0.1:6222"}
+	for _, m := range dials(name) {
+		routes = append(routes, "    $"+routeEnv(m))
 	}
 	return fmt.Appendf(nil, `server_name: %s
 listen: 0.0.0.0:4222
@@ -145,6 +172,7 @@ jetstream {
 cluster {
   name: %s
   listen: 0.0.0.0:6222
+  advertise: "127.0.0.1:1"
   no_advertise: true
   routes: [
 %s
@@ -156,19 +184,32 @@ cluster {
 // System declares the cluster: three members on the system network, each
 // with its configuration file (ContainerSpec.Files) and its JetStream store
 // on the container's own filesystem (never a tmpfs: a member killed and
-// started again must find its store to rejoin). Members are ready when
-// /healthz answers 200, which for a clustered server means it is in
-// contact with the JetStream meta leader.
+// started again must find its store to rejoin).
+//
+// Every route goes through toxiproxy: one link per pair of members, dialed
+// by the lower-numbered one (nats1→nats2, nats1→nats3, nats2→nats3), so
+// the pair's route connections all pass that link and a toxic on the links
+// of a member acts on all of its replication traffic. One direction per
+// pair keeps the links acyclic (a link's From starts after its To is
+// ready): nats3 starts first, nats1 last. A member is ready when JetStream
+// is enabled (/healthz?js-enabled-only=true); Start then waits for the
+// cluster and the stream.
 func System() scenarios.System {
 	sys := scenarios.System{Name: "nats"}
 	for _, m := range Members() {
+		env := map[string]string{}
+		for _, to := range dials(m) {
+			env[routeEnv(to)] = "nats-route://${link:" + RouteLink(m, to) + "}"
+			sys.Links = append(sys.Links, scenarios.LinkSpec{Name: RouteLink(m, to), From: m, To: to, Port: RoutePort})
+		}
 		sys.Containers = append(sys.Containers, scenarios.ContainerSpec{
 			Name:  m,
 			Image: scenarios.Image(scenarios.ImageNATS),
 			Cmd:   []string{"-c", ConfigPath},
+			Env:   env,
 			Files: map[string][]byte{ConfigPath: MemberConfig(m)},
-			Ports: []string{ClientPort, MonitorPort},
-			Ready: scenarios.ReadyHTTP(MonitorPort, "/healthz"),
+			Ports: []string{ClientPort, RoutePort, MonitorPort},
+			Ready: scenarios.ReadyHTTP(MonitorPort, "/healthz?js-enabled-only=true"),
 		})
 	}
 	return sys

@@ -15,7 +15,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -33,6 +35,9 @@ type Cluster struct {
 	Running *scenarios.Running
 	// Members are nats1, nats2, nats3, in order.
 	Members []*scenarios.Container
+	// Routes are the route links (see [System]): nats1→nats2, nats1→nats3,
+	// nats2→nats3.
+	Routes []*scenarios.Link
 	// Stream and Subject are the replicated stream created at start and the
 	// subject it captures; Replicas its replica count.
 	Stream, Subject string
@@ -115,6 +120,13 @@ func handles(ctx context.Context, r *scenarios.Running, cfg config) (*Cluster, e
 			return c, fmt.Errorf("member %s missing from the running system", m)
 		}
 		c.Members = append(c.Members, mc)
+		for _, to := range dials(m) {
+			l := r.Link(RouteLink(m, to))
+			if l == nil {
+				return c, fmt.Errorf("route link %s missing from the running system", RouteLink(m, to))
+			}
+			c.Routes = append(c.Routes, l)
+		}
 	}
 	nc, err := c.Connect(natsgo.Name("firedrill-admin"))
 	if err != nil {
@@ -127,10 +139,66 @@ func handles(ctx context.Context, r *scenarios.Running, cfg config) (*Cluster, e
 	c.admin = js
 	sctx, cancel := context.WithTimeout(ctx, streamReadyWithin)
 	defer cancel()
+	if err := c.waitHealthy(sctx); err != nil {
+		return c, err
+	}
 	if err := c.createStream(sctx); err != nil {
 		return c, err
 	}
 	return c, nil
+}
+
+// waitHealthy waits until every member's /healthz answers 200: routed to
+// the others and current with the JetStream meta leader.
+func (c *Cluster) waitHealthy(ctx context.Context) error {
+	hc := http.Client{Timeout: time.Second}
+	for _, m := range c.Members {
+		var last error
+		for {
+			last = c.healthz(ctx, &hc, m.Name)
+			if last == nil {
+				break
+			}
+			if err := sleep(ctx, 100*time.Millisecond); err != nil {
+				return fmt.Errorf("wait for %s to join the cluster: %w (last: %w)", m.Name, err, last)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) healthz(ctx context.Context, hc *http.Client, member string) error {
+	base, err := c.MonitorURL(ctx, member)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s /healthz: %s %s", member, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+// RoutesOf returns the route links of member name (those it dials and
+// those it is dialed through): a toxic on each acts on all of its
+// replication traffic.
+func (c *Cluster) RoutesOf(name string) []*scenarios.Link {
+	var out []*scenarios.Link
+	for _, l := range c.Routes {
+		if l.From == name || l.To == name {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // createStream creates the stream (retrying while JetStream elects its

@@ -2,6 +2,8 @@ package nats_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -10,18 +12,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/firedrill/firedrill/drills/load"
+	"github.com/firedrill/firedrill/scenarios"
 	"github.com/firedrill/firedrill/scenarios/nats"
 )
 
-func TestMemberConfigRoutesToEveryMember(t *testing.T) {
+func TestMemberConfigRoutesThroughItsLinks(t *testing.T) {
 	t.Parallel()
-	conf := string(nats.MemberConfig(nats.Nats2))
-	assert.Contains(t, conf, "server_name: nats2\n")
-	for _, m := range nats.Members() {
-		assert.Contains(t, conf, "nats-route://"+m+":6222")
-	}
+	conf := string(nats.MemberConfig(nats.Nats1))
+	assert.Contains(t, conf, "server_name: nats1\n")
+	assert.Contains(t, conf, "    $ROUTE_NATS2\n    $ROUTE_NATS3\n")
 	assert.Contains(t, conf, `store_dir: "/data"`)
 	assert.Contains(t, conf, "no_advertise: true")
+	assert.Contains(t, conf, `advertise: "127.0.0.1:1"`, "no member may dial another around the links")
+	conf3 := string(nats.MemberConfig(nats.Nats3))
+	assert.NotContains(t, conf3, "$ROUTE", "nats3 dials nobody")
+	assert.Contains(t, conf3, "nats-route://127.0.0.1:6222", "a route to itself: JetStream's cluster mode needs one configured route")
 }
 
 func TestSystemKeepsTheStoreOffTmpfs(t *testing.T) {
@@ -34,6 +39,12 @@ func TestSystemKeepsTheStoreOffTmpfs(t *testing.T) {
 		assert.Equal(t, nats.MemberConfig(c.Name), c.Files[nats.ConfigPath])
 		assert.Equal(t, []string{"-c", nats.ConfigPath}, c.Cmd)
 	}
+	var links []string
+	for _, l := range sys.Links {
+		links = append(links, l.Name)
+	}
+	assert.Equal(t, []string{"route-nats1-nats2", "route-nats1-nats3", "route-nats2-nats3"}, links)
+	assert.Equal(t, "nats-route://${link:route-nats1-nats3}", sys.Containers[0].Env["ROUTE_NATS3"])
 }
 
 func TestBadOptionsAreRefusedWithTheFix(t *testing.T) {
@@ -89,6 +100,8 @@ func TestClusterStartsWithAReplicatedStream(t *testing.T) {
 	assert.Contains(t, nats.Members(), meta.Name)
 	t.Logf("stream leader %s, followers %s %s, meta leader %s", leader, followers[0], followers[1], meta)
 
+	requireRoutesThroughLinks(t, c)
+
 	w := c.Publish(load.Constant(200))
 	var acked []string
 	for seq := range uint64(50) {
@@ -101,4 +114,41 @@ func TestClusterStartsWithAReplicatedStream(t *testing.T) {
 	landed, err := c.Landed(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, acked, landed, "every acknowledged publish is in the stream once, in order")
+}
+
+// requireRoutesThroughLinks asserts every route connection of every member
+// passes toxiproxy: /routez shows each remote end at toxiproxy's address
+// (the same IP everywhere, a proxy port on the dialing side), and each
+// member is routed to both others.
+func requireRoutesThroughLinks(t *testing.T, c *nats.Cluster) {
+	t.Helper()
+	type routez struct {
+		Routes []struct {
+			RemoteName string `json:"remote_name"`
+			IP         string `json:"ip"`
+			Port       int    `json:"port"`
+			DidSolicit bool   `json:"did_solicit"`
+		} `json:"routes"`
+	}
+	ips := map[string]bool{}
+	for _, m := range nats.Members() {
+		base, err := c.MonitorURL(t.Context(), m)
+		require.NoError(t, err)
+		resp, err := http.Get(base + "/routez")
+		require.NoError(t, err)
+		var rz routez
+		err = json.NewDecoder(resp.Body).Decode(&rz)
+		_ = resp.Body.Close()
+		require.NoError(t, err)
+		peers := map[string]bool{}
+		for _, r := range rz.Routes {
+			ips[r.IP] = true
+			peers[r.RemoteName] = true
+			if r.DidSolicit {
+				assert.GreaterOrEqual(t, r.Port, scenarios.LinkPortBase, "%s dials %s at a proxy port", m, r.RemoteName)
+			}
+		}
+		assert.Len(t, peers, 2, "%s is routed to both other members: %v", m, peers)
+	}
+	assert.Len(t, ips, 1, "every route's remote end is toxiproxy: %v", ips)
 }

@@ -1,0 +1,186 @@
+package drills_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/firedrill/firedrill/drills"
+	"github.com/firedrill/firedrill/drills/load"
+	"github.com/firedrill/firedrill/drills/slo"
+	"github.com/firedrill/firedrill/faults"
+	"github.com/firedrill/firedrill/scenarios"
+	"github.com/firedrill/firedrill/scenarios/nats"
+)
+
+// The catalogue's NATS JetStream drills: a three-member cluster with an R3
+// stream (scenarios/nats), JetStream publishes as the workload (an
+// acknowledgement is a PubAck), the stream read back as the integrity
+// check. Each drill is paired with a broken twin: the same drill on a
+// stream that really is configured worse (fewer replicas), which must fail
+// the same budget.
+
+// natsRate is the publish rate: messages per second, one a request.
+const natsRate = 100
+
+// natsSteady is the cluster's steady state: publishes are acknowledged,
+// promptly.
+func natsSteady() slo.Objective {
+	return slo.All(slo.SuccessRatio(0.99), slo.LatencyQuantile(0.99, 250*time.Millisecond))
+}
+
+// natsBase is what every NATS drill shares.
+func natsBase(c *nats.Cluster, name string) drills.Drill {
+	return drills.Drill{
+		Name:      name,
+		Workload:  c.Publish(load.Constant(natsRate)),
+		Steady:    natsSteady(),
+		Integrity: drills.LandedFunc(c.Landed),
+		Limits: drills.Limits{
+			SteadyWithin:  15 * time.Second,
+			RecoverWithin: 25 * time.Second,
+			CatchUpWithin: 10 * time.Second,
+		},
+	}
+}
+
+// streamLeader finds the stream's leader through JetStream, now.
+func streamLeader(t *testing.T, c *nats.Cluster) *scenarios.Container {
+	t.Helper()
+	m, err := c.StreamLeaderMember(t.Context())
+	require.NoError(t, err)
+	return m
+}
+
+// The budgets: see the README's NATS section for the measured runs.
+const (
+	natsLeaderKillTTR      = 15 * time.Second
+	natsLeaderPartitionTTR = 15 * time.Second
+)
+
+// natsLeaderKill is the leader-kill drill: the stream's leader is SIGKILLed
+// 1 s in and started again (same container, store kept) 12 s later.
+func natsLeaderKill(t *testing.T, c *nats.Cluster, name string) drills.Drill {
+	t.Helper()
+	d := natsBase(c, name)
+	d.Faults = faults.For(time.Second, 12*time.Second, faults.Kill(streamLeader(t, c), "SIGKILL"))
+	d.Budget = drills.Budget{TTR: natsLeaderKillTTR}
+	return d
+}
+
+// TestDrillNATSLeaderKill: the remaining two replicas elect a new leader,
+// publishes are acknowledged again within the budget, nothing acknowledged
+// is lost or stored twice, and the killed member rejoins with its store.
+func TestDrillNATSLeaderKill(t *testing.T) {
+	c := nats.Start(t)
+	res := drills.Run(t, natsLeaderKill(t, c, "nats-leader-kill"))
+	requireNoLoss(t, res)
+	requireRejoined(t, c)
+}
+
+// requireRejoined asserts every member holds a current replica of the
+// stream again.
+func requireRejoined(t *testing.T, c *nats.Cluster) {
+	t.Helper()
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		info, err := c.StreamInfo(t.Context())
+		if !assert.NoError(ct, err) || !assert.NotNil(ct, info.Cluster) {
+			return
+		}
+		assert.NotEmpty(ct, info.Cluster.Leader)
+		assert.Len(ct, info.Cluster.Replicas, c.Replicas-1)
+		for _, p := range info.Cluster.Replicas {
+			assert.True(ct, p.Current && !p.Offline, "replica %s current", p.Name)
+		}
+	}, 20*time.Second, 250*time.Millisecond, "every member rejoins the stream")
+}
+
+// TestDrillNATSLeaderKillR1 is the leader-kill drill on an R1 stream: its
+// one replica is killed, nothing can take over until the member is started
+// again, and the same budget must fail.
+func TestDrillNATSLeaderKillR1(t *testing.T) {
+	c := nats.Start(t, nats.WithReplicas(1))
+	res, err := drills.Execute(t.Context(), natsLeaderKill(t, c, "nats-leader-kill-r1"))
+	require.NoError(t, err)
+	assert.False(t, res.Passed(), "an R1 stream cannot survive its leader\n%s", res.FormatTimeline())
+	assert.Contains(t, missed(res), "ttr", res.FormatTimeline())
+}
+
+// natsLeaderPartition is the partition drill: the stream's leader is cut
+// off the system network 1 s in, for 12 s.
+func natsLeaderPartition(t *testing.T, c *nats.Cluster, name string) drills.Drill {
+	t.Helper()
+	d := natsBase(c, name)
+	d.Faults = faults.For(time.Second, 12*time.Second, faults.Partition(streamLeader(t, c)))
+	d.Budget = drills.Budget{TTR: natsLeaderPartitionTTR}
+	return d
+}
+
+// TestDrillNATSLeaderPartition: the majority side elects a new leader and
+// the client leaves the cut-off member (its pings go unanswered), so
+// publishes recover while the partition lasts; the old leader rejoins when
+// it heals. Nothing acknowledged is lost or stored twice.
+func TestDrillNATSLeaderPartition(t *testing.T) {
+	c := nats.Start(t)
+	res := drills.Run(t, natsLeaderPartition(t, c, "nats-leader-partition"))
+	requireNoLoss(t, res)
+	requireRejoined(t, c)
+}
+
+// TestDrillNATSLeaderPartitionR1: on an R1 stream the partitioned member
+// holds the only copy, publishes fail until the partition heals, and the
+// same budget must fail.
+func TestDrillNATSLeaderPartitionR1(t *testing.T) {
+	c := nats.Start(t, nats.WithReplicas(1))
+	res, err := drills.Execute(t.Context(), natsLeaderPartition(t, c, "nats-leader-partition-r1"))
+	require.NoError(t, err)
+	assert.False(t, res.Passed(), "an R1 stream cannot survive a partition of its leader\n%s", res.FormatTimeline())
+	assert.Contains(t, missed(res), "ttr", res.FormatTimeline())
+}
+
+// slowFollowerCPU is the CPU a slowed follower gets.
+const slowFollowerCPU = 0.02
+
+// natsSlowFollower is the slow-follower drill: a follower of the stream is
+// held to 2 % of a CPU for 8 s. It states that there is no impact: the
+// leader and the other follower are a quorum.
+func natsSlowFollower(t *testing.T, c *nats.Cluster, name string) drills.Drill {
+	t.Helper()
+	followers, err := c.Followers(t.Context())
+	require.NoError(t, err)
+	d := natsBase(c, name)
+	d.Faults = faults.For(time.Second, 8*time.Second, faults.CPU(followers[0], slowFollowerCPU))
+	d.ExpectNoImpact = true
+	return d
+}
+
+// TestDrillNATSSlowFollower: one slow follower does not slow the stream.
+func TestDrillNATSSlowFollower(t *testing.T) {
+	c := nats.Start(t)
+	res := drills.Run(t, natsSlowFollower(t, c, "nats-slow-follower"))
+	requireNoLoss(t, res)
+}
+
+// TestDrillNATSSlowFollowerR2: on an R2 stream the quorum is both
+// replicas, so a slow follower slows every acknowledgement, and the drill
+// that expects no impact must fail.
+func TestDrillNATSSlowFollowerR2(t *testing.T) {
+	c := nats.Start(t, nats.WithReplicas(2))
+	res, err := drills.Execute(t.Context(), natsSlowFollower(t, c, "nats-slow-follower-r2"))
+	require.NoError(t, err)
+	assert.False(t, res.Passed(), "an R2 stream waits for its slow follower\n%s", res.FormatTimeline())
+	assert.Contains(t, missed(res), "no_impact", res.FormatTimeline())
+}
+
+// missed names the verdicts the result failed.
+func missed(res *drills.Result) []string {
+	var out []string
+	for _, v := range res.Verdicts {
+		if !v.Passed {
+			out = append(out, v.Name)
+		}
+	}
+	return out
+}

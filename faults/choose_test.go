@@ -169,8 +169,8 @@ func TestKillRefusesToEmptyATmpfsOnRevert(t *testing.T) {
 	in := faults.NewInjector()
 	r := in.Do(ctx, faults.Action{Fault: faults.Kill(m, "SIGKILL")})
 	require.ErrorIs(t, r.Err, faults.ErrTmpfsRestart)
-	assert.ErrorContains(t, r.Err, "etcd2 has tmpfs /data")
-	assert.ErrorContains(t, r.Err, ".KeepDown() or .AllowEmptyTmpfs()")
+	require.ErrorContains(t, r.Err, "etcd2 has tmpfs /data")
+	require.ErrorContains(t, r.Err, ".KeepDown() or .AllowEmptyTmpfs()")
 	assert.Empty(t, in.Active())
 
 	r = in.Do(ctx, faults.Action{Fault: faults.Stop(m, time.Second)})

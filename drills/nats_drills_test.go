@@ -65,7 +65,7 @@ const (
 func natsLeaderKill(t *testing.T, c *nats.Cluster, name string) drills.Drill {
 	t.Helper()
 	d := natsBase(c, name)
-	d.Faults = faults.For(time.Second, 12*time.Second, faults.Kill(streamLeader(t, c), "SIGKILL"))
+	d.Faults = faults.For(time.Second, 12*time.Second, faults.Kill(faults.Choose("leader", c.StreamLeader), "SIGKILL"))
 	d.Budget = drills.Budget{TTR: natsLeaderKillTTR}
 	return d
 }
@@ -104,6 +104,7 @@ func TestDrillNATSLeaderKillR1(t *testing.T) {
 	c := nats.Start(t, nats.WithReplicas(1))
 	res, err := drills.Execute(t.Context(), natsLeaderKill(t, c, "nats-leader-kill-r1"))
 	require.NoError(t, err)
+	t.Log(res.Summary())
 	assert.False(t, res.Passed(), "an R1 stream cannot survive its leader\n%s", res.FormatTimeline())
 	assert.Contains(t, missed(res), "ttr", res.FormatTimeline())
 }
@@ -113,7 +114,7 @@ func TestDrillNATSLeaderKillR1(t *testing.T) {
 func natsLeaderPartition(t *testing.T, c *nats.Cluster, name string) drills.Drill {
 	t.Helper()
 	d := natsBase(c, name)
-	d.Faults = faults.For(time.Second, 12*time.Second, faults.Partition(streamLeader(t, c)))
+	d.Faults = faults.For(time.Second, 12*time.Second, faults.Partition(faults.Choose("leader", c.StreamLeader)))
 	d.Budget = drills.Budget{TTR: natsLeaderPartitionTTR}
 	return d
 }
@@ -136,22 +137,27 @@ func TestDrillNATSLeaderPartitionR1(t *testing.T) {
 	c := nats.Start(t, nats.WithReplicas(1))
 	res, err := drills.Execute(t.Context(), natsLeaderPartition(t, c, "nats-leader-partition-r1"))
 	require.NoError(t, err)
+	t.Log(res.Summary())
 	assert.False(t, res.Passed(), "an R1 stream cannot survive a partition of its leader\n%s", res.FormatTimeline())
 	assert.Contains(t, missed(res), "ttr", res.FormatTimeline())
 }
 
-// slowFollowerCPU is the CPU a slowed follower gets.
-const slowFollowerCPU = 0.02
+// slowRoute is the latency added to each direction of a slowed member's
+// route links.
+const slowRoute = 300 * time.Millisecond
 
-// natsSlowFollower is the slow-follower drill: a follower of the stream is
-// held to 2 % of a CPU for 8 s. It states that there is no impact: the
-// leader and the other follower are a quorum.
+// natsSlowFollower is the slow-follower drill: every route link of a
+// follower of the stream (chosen when the fault fires) gets 300 ms of
+// latency each way for 8 s. The publishing client is attached to the
+// stream's leader only: a client attached to the slow member would wait on
+// its routes for every ack, whatever the quorum. It states that there is
+// no impact: the leader and the other follower are a quorum.
 func natsSlowFollower(t *testing.T, c *nats.Cluster, name string) drills.Drill {
 	t.Helper()
-	followers, err := c.Followers(t.Context())
-	require.NoError(t, err)
 	d := natsBase(c, name)
-	d.Faults = faults.For(time.Second, 8*time.Second, faults.CPU(followers[0], slowFollowerCPU))
+	d.Workload = c.Publish(load.Constant(natsRate), nats.WithMembers(streamLeader(t, c).Name))
+	slow := faults.ChooseLink("a follower's routes", c.FollowerRoutes)
+	d.Faults = faults.For(time.Second, 8*time.Second, faults.Latency(slow, slowRoute).Both())
 	d.ExpectNoImpact = true
 	return d
 }
@@ -170,6 +176,7 @@ func TestDrillNATSSlowFollowerR2(t *testing.T) {
 	c := nats.Start(t, nats.WithReplicas(2))
 	res, err := drills.Execute(t.Context(), natsSlowFollower(t, c, "nats-slow-follower-r2"))
 	require.NoError(t, err)
+	t.Log(res.Summary())
 	assert.False(t, res.Passed(), "an R2 stream waits for its slow follower\n%s", res.FormatTimeline())
 	assert.Contains(t, missed(res), "no_impact", res.FormatTimeline())
 }

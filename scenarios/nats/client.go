@@ -177,7 +177,27 @@ func WithLoadOptions(opts ...load.Option) PublishOption {
 	}
 }
 
+// WithMembers connects the workload's client to the named members only
+// (default: all three). The slow-follower drill keeps the client off the
+// member it slows: a client attached to a member whose routes are slow
+// waits on those routes for every ack, whatever the quorum.
+func WithMembers(names ...string) PublishOption {
+	return func(p *publisher) error {
+		if len(names) == 0 {
+			return errors.New("WithMembers: name at least one member")
+		}
+		for _, n := range names {
+			if !slices.Contains(Members(), n) {
+				return fmt.Errorf("WithMembers: %q is not a member; use %v", n, Members())
+			}
+		}
+		p.members = names
+		return nil
+	}
+}
+
 type publisher struct {
+	members []string
 	dedupe  bool
 	attempt time.Duration
 	load    []load.Option
@@ -204,7 +224,7 @@ var publishes atomic.Int64
 //
 // It panics on an invalid option (a programming error).
 func (c *Cluster) Publish(p load.Pacer, opts ...PublishOption) load.Workload {
-	pub := publisher{dedupe: true, attempt: 500 * time.Millisecond}
+	pub := publisher{members: Members(), dedupe: true, attempt: 500 * time.Millisecond}
 	for _, o := range opts {
 		if err := o(&pub); err != nil {
 			panic("nats: Publish: " + err.Error())
@@ -213,7 +233,7 @@ func (c *Cluster) Publish(p load.Pacer, opts ...PublishOption) load.Workload {
 	n := publishes.Add(1)
 	var js jetstream.JetStream
 	var connErr error
-	nc, err := c.Connect(natsgo.Name(fmt.Sprintf("firedrill-publish-%d", n)))
+	nc, err := c.connect(pub.members, natsgo.Name(fmt.Sprintf("firedrill-publish-%d", n)))
 	if err != nil {
 		connErr = err
 	} else if js, err = jetstream.New(nc); err != nil {

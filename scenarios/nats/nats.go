@@ -320,8 +320,13 @@ func (c *Cluster) MonitorURL(ctx context.Context, name string) (string, error) {
 // silent server after 2 missed pings (a partitioned member is left in about
 // a second), and reconnects forever. opts come after these defaults.
 func (c *Cluster) Connect(opts ...natsgo.Option) (*natsgo.Conn, error) {
+	return c.connect(Members(), opts...)
+}
+
+// connect is Connect to the named members only.
+func (c *Cluster) connect(members []string, opts ...natsgo.Option) (*natsgo.Conn, error) {
 	var servers []string
-	for _, m := range Members() {
+	for _, m := range members {
 		servers = append(servers, "nats://"+m+":4222")
 	}
 	base := []natsgo.Option{

@@ -134,7 +134,9 @@ func requireRoutesThroughLinks(t *testing.T, c *nats.Cluster) {
 	for _, m := range nats.Members() {
 		base, err := c.MonitorURL(t.Context(), m)
 		require.NoError(t, err)
-		resp, err := http.Get(base + "/routez")
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/routez", nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		var rz routez
 		err = json.NewDecoder(resp.Body).Decode(&rz)

@@ -38,10 +38,14 @@ func natsBase(c *nats.Cluster, name string) drills.Drill {
 		Workload:  c.Publish(load.Constant(natsRate)),
 		Steady:    natsSteady(),
 		Integrity: drills.LandedFunc(c.Landed),
+		// The stream is read back through a new consumer each time, which
+		// needs JetStream's meta leader; when a partition heals the member
+		// coming back can force a meta election (seen: 6 to 12 s after
+		// the heal), and the read waits for it.
 		Limits: drills.Limits{
 			SteadyWithin:  15 * time.Second,
 			RecoverWithin: 25 * time.Second,
-			CatchUpWithin: 10 * time.Second,
+			CatchUpWithin: 20 * time.Second,
 		},
 	}
 }
@@ -54,30 +58,47 @@ func streamLeader(t *testing.T, c *nats.Cluster) *scenarios.Container {
 	return m
 }
 
-// The budgets: see the README's NATS section for the measured runs.
-const (
-	natsLeaderKillTTR      = 15 * time.Second
-	natsLeaderPartitionTTR = 15 * time.Second
-)
+// natsElectionTTR is the TTR budget of the drills whose recovery is an
+// election of a new stream leader (leader kill, leader partition): 15.5 s,
+// from 21 runs of the two drills pooled (the same recovery) on a busy
+// 2-core machine, 4.1 s to 12.4 s, median 6.7 s, by the suite's rule
+// max(1.5 × median, 1.25 × slowest). JetStream's election timeout is random
+// in [4 s, 9 s] after the last heartbeat (1 s apart), hence the spread;
+// the slowest runs had a second, short election after the first (two
+// episodes).
+const natsElectionTTR = 15500 * time.Millisecond
 
-// natsLeaderKill is the leader-kill drill: the stream's leader is SIGKILLed
-// 1 s in and started again (same container, store kept) 12 s later.
-func natsLeaderKill(t *testing.T, c *nats.Cluster, name string) drills.Drill {
-	t.Helper()
-	d := natsBase(c, name)
-	d.Faults = faults.For(time.Second, 12*time.Second, faults.Kill(faults.Choose("leader", c.StreamLeader), "SIGKILL"))
-	d.Budget = drills.Budget{TTR: natsLeaderKillTTR}
-	return d
+// natsLeaderOut is how long the leader stays killed or partitioned: longer
+// than the budget, so that a stream that must wait for it (R1) misses it.
+const natsLeaderOut = 17 * time.Second
+
+// TestDrillNATSLeaderKill: the stream's leader, found through JetStream
+// when the fault fires, is SIGKILLed and started again (the same container:
+// its store kept) 17 s later. The other two replicas elect a new leader,
+// publishes are acknowledged again within the budget, nothing acknowledged
+// is lost or stored twice, and the killed member rejoins.
+func TestDrillNATSLeaderKill(t *testing.T) {
+	c := nats.Start(t) // nats1..nats3, routes through toxiproxy, an R3 stream
+	leader := faults.Choose("leader", c.StreamLeader)
+	res := drills.Run(t, drills.Drill{
+		Name:      "nats-leader-kill",
+		Workload:  c.Publish(load.Constant(100)),
+		Steady:    slo.All(slo.SuccessRatio(0.99), slo.LatencyQuantile(0.99, 250*time.Millisecond)),
+		Integrity: drills.LandedFunc(c.Landed),
+		Faults:    faults.For(time.Second, natsLeaderOut, faults.Kill(leader, "SIGKILL")),
+		Budget:    drills.Budget{TTR: natsElectionTTR}, // and lost 0, duplicated 0 by default
+	})
+	t.Logf("killed %s: TTR %s, %d acknowledged, lost %d, duplicated %d",
+		leader.Chosen(), res.Measures.TTR, res.Integrity.Acknowledged, res.Integrity.Lost, res.Integrity.Duplicated)
+	requireRejoined(t, c)
 }
 
-// TestDrillNATSLeaderKill: the remaining two replicas elect a new leader,
-// publishes are acknowledged again within the budget, nothing acknowledged
-// is lost or stored twice, and the killed member rejoins with its store.
-func TestDrillNATSLeaderKill(t *testing.T) {
-	c := nats.Start(t)
-	res := drills.Run(t, natsLeaderKill(t, c, "nats-leader-kill"))
-	requireNoLoss(t, res)
-	requireRejoined(t, c)
+// natsLeaderKill is TestDrillNATSLeaderKill's drill, for its twin.
+func natsLeaderKill(c *nats.Cluster, name string) drills.Drill {
+	d := natsBase(c, name)
+	d.Faults = faults.For(time.Second, natsLeaderOut, faults.Kill(faults.Choose("leader", c.StreamLeader), "SIGKILL"))
+	d.Budget = drills.Budget{TTR: natsElectionTTR}
+	return d
 }
 
 // requireRejoined asserts every member holds a current replica of the
@@ -99,23 +120,22 @@ func requireRejoined(t *testing.T, c *nats.Cluster) {
 
 // TestDrillNATSLeaderKillR1 is the leader-kill drill on an R1 stream: its
 // one replica is killed, nothing can take over until the member is started
-// again, and the same budget must fail.
+// again 17 s later, and the same budget must fail.
 func TestDrillNATSLeaderKillR1(t *testing.T) {
 	c := nats.Start(t, nats.WithReplicas(1))
-	res, err := drills.Execute(t.Context(), natsLeaderKill(t, c, "nats-leader-kill-r1"))
+	res, err := drills.Execute(t.Context(), natsLeaderKill(c, "nats-leader-kill-r1"))
 	require.NoError(t, err)
 	t.Log(res.Summary())
 	assert.False(t, res.Passed(), "an R1 stream cannot survive its leader\n%s", res.FormatTimeline())
 	assert.Contains(t, missed(res), "ttr", res.FormatTimeline())
 }
 
-// natsLeaderPartition is the partition drill: the stream's leader is cut
-// off the system network 1 s in, for 12 s.
-func natsLeaderPartition(t *testing.T, c *nats.Cluster, name string) drills.Drill {
-	t.Helper()
+// natsLeaderPartition is the partition drill: the stream's leader (found
+// when the fault fires) is cut off the system network 1 s in, for 17 s.
+func natsLeaderPartition(c *nats.Cluster, name string) drills.Drill {
 	d := natsBase(c, name)
-	d.Faults = faults.For(time.Second, 12*time.Second, faults.Partition(faults.Choose("leader", c.StreamLeader)))
-	d.Budget = drills.Budget{TTR: natsLeaderPartitionTTR}
+	d.Faults = faults.For(time.Second, natsLeaderOut, faults.Partition(faults.Choose("leader", c.StreamLeader)))
+	d.Budget = drills.Budget{TTR: natsElectionTTR}
 	return d
 }
 
@@ -125,7 +145,7 @@ func natsLeaderPartition(t *testing.T, c *nats.Cluster, name string) drills.Dril
 // it heals. Nothing acknowledged is lost or stored twice.
 func TestDrillNATSLeaderPartition(t *testing.T) {
 	c := nats.Start(t)
-	res := drills.Run(t, natsLeaderPartition(t, c, "nats-leader-partition"))
+	res := drills.Run(t, natsLeaderPartition(c, "nats-leader-partition"))
 	requireNoLoss(t, res)
 	requireRejoined(t, c)
 }
@@ -135,7 +155,7 @@ func TestDrillNATSLeaderPartition(t *testing.T) {
 // same budget must fail.
 func TestDrillNATSLeaderPartitionR1(t *testing.T) {
 	c := nats.Start(t, nats.WithReplicas(1))
-	res, err := drills.Execute(t.Context(), natsLeaderPartition(t, c, "nats-leader-partition-r1"))
+	res, err := drills.Execute(t.Context(), natsLeaderPartition(c, "nats-leader-partition-r1"))
 	require.NoError(t, err)
 	t.Log(res.Summary())
 	assert.False(t, res.Passed(), "an R1 stream cannot survive a partition of its leader\n%s", res.FormatTimeline())

@@ -275,7 +275,11 @@ func (p publisher) publish(ctx context.Context, js jetstream.JetStream, subject,
 // Landed reads the whole stream back from its first message to its last
 // and returns each message's payload (the Publish ids), in stream order: an
 // id stored twice appears twice. It is the drills' Integrity reader
-// (drills.LandedFunc(cluster.Landed)).
+// (drills.LandedFunc(cluster.Landed)). Each call reads through a new
+// ordered consumer, so a message the stream lost after an earlier read is
+// missed again; creating it needs the JetStream meta leader (see the
+// README: after a partition heals the meta group may re-elect, and the
+// stream cannot be read back for some seconds).
 func (c *Cluster) Landed(ctx context.Context) ([]string, error) {
 	s, err := c.admin.Stream(ctx, c.Stream)
 	if err != nil {
@@ -292,7 +296,9 @@ func (c *Cluster) Landed(ctx context.Context) ([]string, error) {
 	ids := make([]string, 0, state.Msgs)
 	var seen uint64 // the last stream sequence read
 	for seen < state.LastSeq {
-		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(time.Second))
+		// No more than what is left: a full batch returns at once, where a
+		// larger one would wait out FetchMaxWait.
+		batch, err := cons.Fetch(int(min(1000, state.LastSeq-seen)), jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
 			return nil, fmt.Errorf("landed: fetch from %s: %w", c.Stream, err)
 		}

@@ -14,11 +14,14 @@ const (
 	ImagePipeline     = "pipeline"     // scenarios/pipeline/cmd/pipeline
 	ImagePrometheus   = "prometheus"   // Prometheus server, HTTP API on 9090/tcp (see WithMonitoring)
 	ImageAlertmanager = "alertmanager" // Alertmanager, HTTP API on 9093/tcp (see WithMonitoring)
+	ImageEtcd         = "etcd"         // etcd server (go.etcd.io/etcd/server/v3 etcdmain), 2379/tcp clients, 2380/tcp peers
 )
 
 // Images lists the names of the project's images, in build order.
 func Images() []string {
-	return []string{ImageToxiproxy, ImagePostgres, ImageStub, ImagePipeline, ImagePrometheus, ImageAlertmanager}
+	names := []string{ImageToxiproxy, ImagePostgres, ImageStub, ImagePipeline, ImagePrometheus, ImageAlertmanager}
+	names = append(names, ImageEtcd)
+	return names
 }
 
 // Image returns the reference of the named project image: the value of

@@ -45,5 +45,7 @@ func TestImage(t *testing.T) {
 
 func TestImagesListsEveryImage(t *testing.T) {
 	t.Parallel()
-	assert.Equal(t, []string{"toxiproxy", "postgres", "stub", "pipeline", "prometheus", "alertmanager"}, scenarios.Images())
+	want := []string{"toxiproxy", "postgres", "stub", "pipeline", "prometheus", "alertmanager"}
+	want = append(want, "etcd")
+	assert.Equal(t, want, scenarios.Images())
 }

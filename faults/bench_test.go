@@ -144,7 +144,7 @@ func TestInjectToEffect(t *testing.T) {
 		{
 			kind: "kill (until it stops answering)", theirs: "docker kill",
 			ours: func() time.Duration {
-				f := faults.Kill(tg.app, "SIGKILL")
+				f := faults.Kill(tg.app, "SIGKILL").AllowEmptyTmpfs()
 				addr, err := tg.app.Endpoint(ctx, "8080/tcp")
 				require.NoError(t, err)
 				d := effect(func() { require.NoError(t, f.Inject(ctx)) }, func() { untilDirectFails(addr) })

@@ -23,6 +23,14 @@
 //     ENOSPC; Revert frees it;
 //   - All groups faults into one, rolled back as a whole.
 //
+// A target may be chosen when the fault fires: Choose("leader", lookup)
+// (and ChooseLink for links) runs the lookup right before the inject's
+// bracket opens, on every inject, and the fault's name says what was chosen:
+// "kill(etcd2 = leader, SIGKILL)". Kill's and Stop's revert start the same
+// container again, which keeps its filesystem, volumes and bind mounts but
+// empties its tmpfs mounts; on a container with tmpfs mounts they are
+// refused unless KeepDown or AllowEmptyTmpfs says which is meant.
+//
 // Builder methods (Jitter, Upstream, Toxicity, KeepDown, Signal, Using,
 // Window, ...) return a new fault or schedule and leave the one they are
 // called on as it was.

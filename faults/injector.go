@@ -95,7 +95,13 @@ func (in *Injector) Do(ctx context.Context, a Action) Record {
 			return in.log(r)
 		}
 	}
-	in.track(a.Fault) // tracked before the call: a panic mid-inject is still reverted
+	if err := in.prepare(ctx, a.Fault); err != nil {
+		r.Fault = faultName(a.Fault)
+		r.Err = fmt.Errorf("inject %s: %w", r.Fault, err)
+		return in.log(r)
+	}
+	r.Fault = faultName(a.Fault) // with its chosen target
+	in.track(a.Fault)            // tracked before the call: a panic mid-inject is still reverted
 	r.Bracket.Sent = in.now()
 	r.Err = a.Fault.Inject(ctx)
 	r.Bracket.Acked = in.now()
@@ -278,6 +284,25 @@ func (in *Injector) log(r Record) Record {
 	in.records = append(in.records, r)
 	in.mu.Unlock()
 	return r
+}
+
+// prepare runs before an inject's bracket opens: it chooses the targets of
+// a fault not in effect already (a fault in effect keeps the target its
+// revert must act on), then runs the fault's own pre-inject checks.
+// Nothing is injected when it fails.
+func (in *Injector) prepare(ctx context.Context, f Fault) error {
+	in.mu.Lock()
+	active := slices.ContainsFunc(in.active, func(g Fault) bool { return sameFault(f, g) })
+	in.mu.Unlock()
+	if !active {
+		if err := resolve(ctx, f); err != nil {
+			return err
+		}
+	}
+	if p, ok := f.(preparer); ok {
+		return p.prepare(ctx)
+	}
+	return nil
 }
 
 func (in *Injector) track(f Fault) {

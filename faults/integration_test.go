@@ -177,7 +177,15 @@ func TestIntegrationPause(t *testing.T) {
 func TestIntegrationKill(t *testing.T) {
 	tg := startTarget(t)
 	requireHealthy(t, tg)
-	f := faults.Kill(tg.app, "SIGKILL")
+	// The app keeps /data on tmpfs, which the revert's start would empty:
+	// the default is refused before any signal, and the container runs on.
+	refused := faults.NewInjector()
+	r := refused.Do(context.Background(), faults.Action{Fault: faults.Kill(tg.app, "SIGKILL")})
+	require.ErrorIs(t, r.Err, faults.ErrTmpfsRestart)
+	require.ErrorContains(t, r.Err, "tmpfs /data")
+	requireHealthy(t, tg)
+
+	f := faults.Kill(tg.app, "SIGKILL").AllowEmptyTmpfs() // /data is scratch space here
 	inj := withFault(t, f)
 	require.Eventually(t, func() bool {
 		st, err := tg.app.State(context.Background())
@@ -192,7 +200,7 @@ func TestIntegrationKill(t *testing.T) {
 func TestIntegrationStopAndRestart(t *testing.T) {
 	tg := startTarget(t)
 	requireHealthy(t, tg)
-	stop := faults.Stop(tg.app, time.Second)
+	stop := faults.Stop(tg.app, time.Second).AllowEmptyTmpfs()
 	inj := withFault(t, stop)
 	st, err := tg.app.State(context.Background())
 	require.NoError(t, err)

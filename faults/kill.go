@@ -15,6 +15,18 @@ import (
 // default), as a crash does. Revert starts the container again and waits
 // for it to be ready, unless it is running already (restarted by the
 // system's own recovery, say) or KeepDown was asked for.
+//
+// What the restart keeps, as a machine's reboot would: it is the same
+// container, so its own filesystem, its named volumes and its bind mounts
+// are as the process left them. A tmpfs mount is not: Docker empties it
+// whenever the container starts, and a stateful member that kept its data
+// there (a consensus member's data directory, say) comes back with none and
+// may refuse to rejoin. So the default is refused for a target that reports
+// a tmpfs mount (TmpfsReader; *scenarios.Container does): the inject fails
+// before anything is sent, naming the mounts and the choices: put the data
+// on a volume, KeepDown (leave it down; the drill's runbook or the system
+// brings it back), or AllowEmptyTmpfs (restart it with the tmpfs empty, for
+// a cache or scratch space whose loss is the point).
 type KillFault struct {
 	killSpec
 
@@ -40,9 +52,46 @@ const OnsetSignal = "kill(2) of the container's process"
 
 // killSpec is what a KillFault is, apart from its state.
 type killSpec struct {
-	c        ContainerTarget
-	signal   string
-	keepDown bool
+	c          ContainerTarget
+	signal     string
+	keepDown   bool
+	emptyTmpfs bool
+}
+
+// TmpfsReader is optionally implemented by a ContainerTarget to list its
+// tmpfs mounts (container paths), which Docker empties whenever the
+// container starts. *scenarios.Container satisfies it.
+type TmpfsReader interface {
+	TmpfsMounts(ctx context.Context) ([]string, error)
+}
+
+// preparer is a fault with checks that need the target, run by the
+// Injector before the bracket opens.
+type preparer interface {
+	prepare(ctx context.Context) error
+}
+
+// ErrTmpfsRestart is the error of a fault whose revert would start a
+// container again with its tmpfs mounts emptied, when that was not chosen.
+var ErrTmpfsRestart = errors.New("starting the container again would empty its tmpfs")
+
+// checkRestartKeepsData refuses a revert that starts c again while c has
+// tmpfs mounts; choices names the fault's ways out.
+func checkRestartKeepsData(ctx context.Context, c ContainerTarget, choices string) error {
+	r, ok := c.(TmpfsReader)
+	if !ok {
+		return nil
+	}
+	mounts, err := r.TmpfsMounts(ctx)
+	if err != nil {
+		return fmt.Errorf("read %s's tmpfs mounts: %w", nameOf(c), err)
+	}
+	if len(mounts) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s has tmpfs %s, which Docker empties when it starts, so the revert would bring it back without that data; "+
+		"keep state on a volume (ContainerSpec.Mounts, MountVolume) or the container's filesystem, or choose %s",
+		ErrTmpfsRestart, nameOf(c), strings.Join(mounts, ", "), choices)
 }
 
 var _ Fault = (*KillFault)(nil)
@@ -63,6 +112,22 @@ func (f *KillFault) KeepDown() *KillFault {
 	k := f.killSpec
 	k.keepDown = true
 	return &KillFault{killSpec: k}
+}
+
+// AllowEmptyTmpfs is f with a Revert that starts the container again even
+// though its tmpfs mounts come back empty (a new fault: f is unchanged).
+func (f *KillFault) AllowEmptyTmpfs() *KillFault {
+	k := f.killSpec
+	k.emptyTmpfs = true
+	return &KillFault{killSpec: k}
+}
+
+// prepare refuses the default revert on a container with tmpfs mounts.
+func (f *KillFault) prepare(ctx context.Context) error {
+	if f.keepDown || f.emptyTmpfs {
+		return nil
+	}
+	return checkRestartKeepsData(ctx, f.c, ".KeepDown() or .AllowEmptyTmpfs()")
 }
 
 // Name is "kill(<container>, <signal>)".

@@ -101,7 +101,7 @@ func TestIntegrationKillOnset(t *testing.T) {
 		addr, err := tg.app.Endpoint(ctx, "8080/tcp")
 		require.NoError(t, err)
 		hb := watch(t, addr)
-		f := faults.Kill(tg.app, "")
+		f := faults.Kill(tg.app, "").AllowEmptyTmpfs()
 		r := inj.Do(ctx, faults.Action{Fault: f})
 		require.NoError(t, r.Err)
 		select {

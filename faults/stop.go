@@ -8,10 +8,13 @@ import (
 )
 
 // StopFault stops a container gracefully: SIGTERM, then SIGKILL after a
-// timeout. Revert starts it again and waits until it is ready.
+// timeout. Revert starts it again and waits until it is ready. As with
+// Kill, the inject is refused for a container with tmpfs mounts (emptied
+// by that start) unless AllowEmptyTmpfs was asked for.
 type StopFault struct {
-	c       ContainerTarget
-	timeout time.Duration
+	c          ContainerTarget
+	timeout    time.Duration
+	emptyTmpfs bool
 
 	mu      sync.Mutex
 	stopped bool
@@ -23,6 +26,20 @@ var _ Validator = (*StopFault)(nil)
 // Stop stops c, giving it timeout to exit after SIGTERM.
 func Stop(c ContainerTarget, timeout time.Duration) *StopFault {
 	return &StopFault{c: c, timeout: timeout}
+}
+
+// AllowEmptyTmpfs is f with a Revert that starts the container again even
+// though its tmpfs mounts come back empty (a new fault: f is unchanged).
+func (f *StopFault) AllowEmptyTmpfs() *StopFault {
+	return &StopFault{c: f.c, timeout: f.timeout, emptyTmpfs: true}
+}
+
+// prepare refuses the revert's start on a container with tmpfs mounts.
+func (f *StopFault) prepare(ctx context.Context) error {
+	if f.emptyTmpfs {
+		return nil
+	}
+	return checkRestartKeepsData(ctx, f.c, ".AllowEmptyTmpfs()")
 }
 
 // Name is "stop(<container>, <timeout>)".

@@ -131,6 +131,8 @@ type Cluster struct {
 	Endpoints []string
 
 	http    *http.Client
+	life    context.Context // cancelled by Close (or the test's end): stops background probes
+	stop    context.CancelFunc
 	mu      sync.Mutex
 	ids     map[uint64]string // member id -> name
 	workers atomic.Int64      // numbers the Puts workloads
@@ -148,6 +150,7 @@ func Start(tb testing.TB, opts ...Option) *Cluster {
 	}
 	r := scenarios.Start(tb, cfg.system(), cfg.scenario...)
 	c, err := handles(tb.Context(), r)
+	tb.Cleanup(c.stop)
 	if err != nil {
 		tb.Fatalf("start etcd: %v", err)
 	}
@@ -174,6 +177,9 @@ func StartContext(ctx context.Context, opts ...Option) (*Cluster, error) {
 
 // Close tears the cluster down.
 func (c *Cluster) Close(ctx context.Context) error {
+	if c.stop != nil {
+		c.stop()
+	}
 	if c.Running == nil {
 		return nil
 	}
@@ -182,6 +188,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 
 func handles(ctx context.Context, r *scenarios.Running) (*Cluster, error) {
 	c := &Cluster{Running: r, http: &http.Client{Timeout: 2 * time.Second}, ids: map[uint64]string{}}
+	c.life, c.stop = context.WithCancel(context.Background())
 	for i := 1; i <= Size; i++ {
 		name := MemberName(i)
 		m, cl, pl := r.Container(name), r.Link(ClientLink(name)), r.Link(PeerLink(name))

@@ -94,27 +94,30 @@ func (c *Cluster) Puts(pacer load.Pacer, opts ...PutOption) load.Workload {
 	}
 	prefix := fmt.Sprintf("%sw%d-%d/", KeyPrefix, os.Getpid(), c.workers.Add(1))
 	hc := load.NewClient(0)
+	bal := newBalancer(c.life, hc, endpoints)
 	op := func(ctx context.Context, seq uint64) (string, error) {
 		key := fmt.Sprintf("%s%08d", prefix, seq)
+		path, body := "/v3/kv/txn", any(createTxn(key, key))
+		if cfg.plain {
+			path, body = "/v3/kv/put", map[string]any{"key": b64(key), "value": b64(key)}
+		}
 		var last error
 		for attempt := uint64(0); ; attempt++ {
-			addr := endpoints[(seq+attempt)%uint64(len(endpoints))]
+			i := bal.pick(seq, attempt)
 			actx, cancel := context.WithTimeout(ctx, cfg.attempt)
-			var err error
-			if cfg.plain {
-				err = call(actx, hc, addr, "/v3/kv/put", map[string]any{"key": b64(key), "value": b64(key)}, &txnResponse{})
-			} else {
-				err = call(actx, hc, addr, "/v3/kv/txn", createTxn(key, key), &txnResponse{})
-			}
+			err := call(actx, hc, endpoints[i], path, body, &txnResponse{})
 			cancel()
 			if err == nil {
 				return key, nil // created now, or by an earlier attempt
+			}
+			if ctx.Err() == nil {
+				bal.failed(i, err)
 			}
 			last = err
 			select {
 			case <-ctx.Done():
 				return "", fmt.Errorf("put %s: %w (last attempt: %w)", key, ctx.Err(), last)
-			case <-time.After(20 * time.Millisecond):
+			case <-time.After(10 * time.Millisecond):
 			}
 		}
 	}
@@ -126,25 +129,39 @@ func (c *Cluster) Puts(pacer load.Pacer, opts ...PutOption) load.Workload {
 }
 
 // Landed is the integrity reader: every key below KeyPrefix, read back
-// from the first member that answers a linearizable range, each repeated
-// as many times as it was written (its version): a key applied once is
+// with a linearizable range from whichever member answers first (all are
+// asked at once, through their own client ports), each key repeated as
+// many times as it was written (its version): a key applied once is
 // listed once, a key applied twice is listed twice (a duplicate).
 func (c *Cluster) Landed(ctx context.Context) ([]string, error) {
-	var errs []error
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		ids []string
+		err error
+	}
+	answers := make(chan answer, len(c.Members))
 	for _, m := range c.Members {
-		addr, err := m.Endpoint(ctx, ClientPort)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		go func() {
+			addr, err := m.Endpoint(ctx, ClientPort)
+			if err != nil {
+				answers <- answer{err: err}
+				return
+			}
+			ids, err := c.rangeAll(ctx, addr)
+			if err != nil {
+				err = fmt.Errorf("read back from %s: %w", m.Name, err)
+			}
+			answers <- answer{ids, err}
+		}()
+	}
+	var errs []error
+	for range c.Members {
+		a := <-answers
+		if a.err == nil {
+			return a.ids, nil
 		}
-		ids, err := c.rangeAll(ctx, addr)
-		if err == nil {
-			return ids, nil
-		}
-		errs = append(errs, fmt.Errorf("read back from %s: %w", m.Name, err))
-		if ctx.Err() != nil {
-			break
-		}
+		errs = append(errs, a.err)
 	}
 	return nil, fmt.Errorf("read back the written keys: %w", errors.Join(errs...))
 }

@@ -40,7 +40,9 @@ func WithPutTimeout(d time.Duration) PutOption {
 }
 
 // WithAttemptTimeout bounds each attempt at one member before the put
-// moves on to the next (default 500ms; positive).
+// moves on to the next (default 1s; positive). A member that is slow but
+// answers within it is only slow; one that does not is taken out of the
+// rotation until it answers Status again.
 func WithAttemptTimeout(d time.Duration) PutOption {
 	return func(c *putConfig) error {
 		if d <= 0 {
@@ -78,7 +80,7 @@ func WithPlainPuts() PutOption {
 // (how many times it was written) stays 1, and Landed can tell a duplicate
 // from a retry.
 func (c *Cluster) Puts(pacer load.Pacer, opts ...PutOption) load.Workload {
-	cfg := putConfig{timeout: 2 * time.Second, attempt: 500 * time.Millisecond}
+	cfg := putConfig{timeout: 2 * time.Second, attempt: time.Second}
 	var errs []error
 	for _, o := range opts {
 		errs = append(errs, o(&cfg))

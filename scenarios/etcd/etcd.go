@@ -39,10 +39,11 @@ const (
 const Size = 3
 
 // dataDir is where a member keeps its data: below the image's /etcd
-// (writable by the member's user), or on a tmpfs with DataOnTmpfs.
+// (writable by the member's user); with DataOnTmpfs a tmpfs is mounted on
+// /etcd (etcd preallocates 64 MB of WAL: the tmpfs holds two segments).
 const (
-	dataDir      = "/etcd/data"
-	tmpfsDataDir = "/etcd-tmpfs/data"
+	dataDir   = "/etcd/data"
+	tmpfsSize = "size=160m"
 )
 
 // MemberName is the name of member i (1-based): "etcd1", "etcd2", "etcd3".
@@ -77,7 +78,7 @@ func (c config) system() scenarios.System {
 			Ready: scenarios.ReadyHTTP(ClientPort, "/health"),
 		}
 		if c.data == DataOnTmpfs {
-			spec.Tmpfs = map[string]string{"/etcd-tmpfs": "size=64m,mode=1777"}
+			spec.Tmpfs = map[string]string{"/etcd": tmpfsSize}
 		}
 		sys.Containers = append(sys.Containers, spec)
 		// The client link's client is the test process. The peer link's
@@ -95,13 +96,9 @@ func (c config) system() scenarios.System {
 
 // cmd is member name's command line.
 func (c config) cmd(name, initialCluster string) []string {
-	dir := dataDir
-	if c.data == DataOnTmpfs {
-		dir = tmpfsDataDir
-	}
 	return []string{
 		"--name=" + name,
-		"--data-dir=" + dir,
+		"--data-dir=" + dataDir,
 		"--listen-client-urls=http://0.0.0.0:2379",
 		"--advertise-client-urls=http://" + name + ":2379",
 		"--listen-peer-urls=http://0.0.0.0:2380",

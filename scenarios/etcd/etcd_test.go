@@ -1,7 +1,6 @@
 package etcd_test
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -10,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/firedrill/firedrill/scenarios"
+	"github.com/firedrill/firedrill/drills/load"
 	"github.com/firedrill/firedrill/scenarios/etcd"
 )
 
@@ -71,14 +70,74 @@ func TestClusterLeaderPutsAndReadBack(t *testing.T) {
 	t.Logf("leader %s, followers %v", leader, followers)
 }
 
-func names(cs []*scenarios.Container) []string {
-	out := []string{}
-	for _, c := range cs {
-		out = append(out, c.Name)
+// TestLandedCountsEveryApplication shows that the read-back can tell a
+// duplicate from a retry: a key created once is listed once even when the
+// create is retried; a key put twice (a plain put retried) is listed
+// twice, which the drill engine counts as duplicated.
+func TestLandedCountsEveryApplication(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Docker (skipped under -short)")
 	}
-	slices.Sort(out)
-	return out
+	c := etcd.Start(t)
+	ctx := t.Context()
+	once := c.Puts(load.Constant(1))
+	twice := c.Puts(load.Constant(1), etcd.WithPlainPuts())
+	for range 2 { // the same request twice: a retry
+		_, err := once.Op(ctx, 7)
+		require.NoError(t, err)
+		_, err = twice.Op(ctx, 7)
+		require.NoError(t, err)
+	}
+	onceKey, err := once.Op(ctx, 7)
+	require.NoError(t, err)
+	twiceKey, err := twice.Op(ctx, 8)
+	require.NoError(t, err)
+	ids, err := c.Landed(ctx)
+	require.NoError(t, err)
+	count := func(prefix string) int {
+		return len(slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !strings.HasPrefix(id, prefix) }))
+	}
+	assert.Equal(t, 1, count(onceKey), "a retried create is applied once: %v", ids)
+	twicePrefix := strings.TrimSuffix(twiceKey, "00000008")
+	assert.Equal(t, 3, count(twicePrefix), "a retried plain put is applied twice (key 7) plus key 8 once: %v", ids)
 }
 
-var _ = strings.Contains
-var _ = context.Background
+// TestKilledMemberRejoinsWithItsData kills a member and starts the same
+// container again, as Kill's revert does: it rejoins with its data (its
+// member id unchanged) and the keys written while it was down reach it.
+func TestKilledMemberRejoinsWithItsData(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Docker (skipped under -short)")
+	}
+	c := etcd.Start(t)
+	ctx := t.Context()
+	m, err := c.LeaderMember(ctx)
+	require.NoError(t, err)
+	before, err := c.Status(ctx, m)
+	require.NoError(t, err)
+	require.NoError(t, m.Kill(ctx, "SIGKILL"))
+	w := c.Puts(load.Constant(1))
+	key, err := w.Op(ctx, 1) // written while the member is down
+	require.NoError(t, err)
+	began := time.Now()
+	require.NoError(t, m.Start(ctx))
+	require.NoError(t, m.WaitReady(ctx), "the member must come back")
+	t.Logf("%s back and healthy %v after its start", m.Name, time.Since(began))
+	after, err := c.Status(ctx, m)
+	require.NoError(t, err)
+	assert.Equal(t, before.ID, after.ID, "same member, same data")
+	assert.GreaterOrEqual(t, after.RaftIndex, before.RaftIndex)
+	ids, err := c.Landed(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, ids, key)
+}
+
+// TestPutsRejectUnknownMember: OnlyThrough a name that is not a member
+// makes the workload invalid, with the fix in the error.
+func TestPutsRejectUnknownMember(t *testing.T) {
+	t.Parallel()
+	c := &etcd.Cluster{}
+	err := c.Puts(load.Constant(1), etcd.OnlyThrough("etcd9")).Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `OnlyThrough("etcd9"): not a member (want etcd1, etcd2 or etcd3)`)
+}

@@ -33,12 +33,14 @@ func etcdSteady() slo.Objective {
 	return slo.All(slo.SuccessRatio(0.99), slo.LatencyQuantile(0.99, 500*time.Millisecond))
 }
 
-// Budgets, from runs on a busy 2-core machine (see the README's etcd
-// section for the figures).
+// Budgets, by the suite's rule (max(1.5 × the median, 1.25 × the slowest
+// run), rounded up to 100 ms) over runs on a busy 2-core machine: leader
+// kill 10 runs (median 2.26 s, slowest 2.79 s), leader partition 7 (2.33 s,
+// 2.76 s), slow follower 7 (2.51 s, 2.57 s). The README lists the figures.
 const (
 	etcdKillTTR      = 3500 * time.Millisecond
-	etcdPartitionTTR = 5 * time.Second
-	etcdSlowTTR      = 6 * time.Second
+	etcdPartitionTTR = 3500 * time.Millisecond
+	etcdSlowTTR      = 3800 * time.Millisecond
 )
 
 // TestDrillEtcdLeaderKill: the leader is SIGKILLed and stays down until the

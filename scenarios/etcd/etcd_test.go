@@ -67,7 +67,35 @@ func TestClusterLeaderPutsAndReadBack(t *testing.T) {
 		assert.Equal(t, "3.6.8", st.Version)
 		assert.NotZero(t, st.Leader, "%s follows no leader", st.Member)
 	}
+	f, err := c.Follower(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, followers, f)
+	healthy, err := c.Healthy().Read(ctx)
+	require.NoError(t, err)
+	assert.InDelta(t, float64(etcd.Size), healthy, 0)
 	t.Logf("leader %s, followers %v", leader, followers)
+
+	// A member stopped no longer counts as healthy, and is not the leader.
+	require.NoError(t, followers[0].Stop(ctx, time.Second))
+	healthy, err = c.Healthy().Read(ctx)
+	require.NoError(t, err)
+	assert.InDelta(t, float64(etcd.Size-1), healthy, 0)
+	now, err := c.LeaderMember(ctx)
+	require.NoError(t, err)
+	assert.NotEqual(t, followers[0], now)
+}
+
+// TestNoLeaderWithoutAnswers: when no member answers, Leader and
+// Followers say so with ErrNoLeader.
+func TestNoLeaderWithoutAnswers(t *testing.T) {
+	t.Parallel()
+	c := &etcd.Cluster{}
+	_, err := c.Leader(t.Context())
+	require.ErrorIs(t, err, etcd.ErrNoLeader)
+	_, err = c.Followers(t.Context())
+	require.ErrorIs(t, err, etcd.ErrNoLeader)
+	_, err = c.FollowerPeerLink(t.Context())
+	require.ErrorIs(t, err, etcd.ErrNoLeader)
 }
 
 // TestLandedCountsEveryApplication shows that the read-back can tell a

@@ -254,7 +254,7 @@ func (a *Attached) attachDocker(ctx context.Context) error {
 	pctx, cancel := context.WithTimeout(ctx, attachTimeout)
 	defer cancel()
 	if _, err := dc.Ping(pctx, client.PingOptions{}); err != nil {
-		return fmt.Errorf("attach: %w: the Docker host %s (Environment.DockerHost) does not answer: %w; check the address and that its daemon runs", ErrDockerUnreachable, host, err)
+		return unreachableHost{fmt.Errorf("attach: the Docker host %s (Environment.DockerHost) does not answer: %w; check the address and that its daemon runs", host, err)}
 	}
 	a.api = newScopedAPI(dc, host)
 	var errs []error
@@ -268,6 +268,14 @@ func (a *Attached) attachDocker(ctx context.Context) error {
 	}
 	return nil
 }
+
+// unreachableHost is a named Docker host that does not answer. It matches
+// ErrDockerUnreachable without that error's hint, which is about the local
+// daemon.
+type unreachableHost struct{ error }
+
+func (e unreachableHost) Unwrap() error        { return e.error }
+func (e unreachableHost) Is(target error) bool { return target == ErrDockerUnreachable }
 
 // attachContainer inspects one listed container and makes its handle.
 func (a *Attached) attachContainer(ctx context.Context, ref string) error {

@@ -30,13 +30,14 @@ func (a *Attached) Restore(ctx context.Context) error {
 		return nil
 	}
 	var errs []error
-	for _, c := range a.containers {
-		if err := a.restoreContainer(ctx, c); err != nil {
+	// Links first: a container's readiness may be checked through them.
+	for _, l := range a.links {
+		if err := a.restoreLink(ctx, l); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	for _, l := range a.links {
-		if err := a.restoreLink(ctx, l); err != nil {
+	for _, c := range a.containers {
+		if err := a.restoreContainer(ctx, c); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -52,32 +53,40 @@ func (a *Attached) logf(format string, args ...any) {
 	}
 }
 
-// restoreContainer runs a container that was running, and reconnects it.
+// restoreContainer runs a container that was running, connects it to its
+// network again, then waits for it to be ready.
 func (a *Attached) restoreContainer(ctx context.Context, c *Container) error {
 	snap := a.snap.containers[c.ID]
 	st, err := c.State(ctx)
 	if err != nil {
 		return err
 	}
-	if snap.running {
-		if st.Paused {
-			if err := c.Unpause(ctx); err != nil {
-				return err
-			}
-			a.logf("unpaused %s", c.Name)
+	woken := false
+	if snap.running && st.Paused {
+		if err := c.Unpause(ctx); err != nil {
+			return err
 		}
-		if !st.Running {
-			if err := c.Start(ctx); err != nil {
-				return err
-			}
-			a.logf("started %s again (it was %s)", c.Name, st.Status)
-		}
-		if !st.Running || st.Paused {
-			if err := c.WaitReady(ctx); err != nil {
-				return err
-			}
-		}
+		a.logf("unpaused %s", c.Name)
+		woken = true
 	}
+	if snap.running && !st.Running {
+		if err := c.Start(ctx); err != nil {
+			return err
+		}
+		a.logf("started %s again (it was %s)", c.Name, st.Status)
+		woken = true
+	}
+	if err := a.reconnect(ctx, c, snap); err != nil {
+		return err
+	}
+	if woken {
+		return c.WaitReady(ctx)
+	}
+	return nil
+}
+
+// reconnect connects c to its partition network if it was on it.
+func (a *Attached) reconnect(ctx context.Context, c *Container, snap containerSnap) error {
 	if !snap.connected || c.netErr != nil {
 		return nil
 	}

@@ -124,7 +124,7 @@ func (e Environment) validateContainers() []error {
 	}{{"Networks", slices.Sorted(maps.Keys(e.Networks))}, {"Ready", slices.Sorted(maps.Keys(e.Ready))}} {
 		for _, k := range field.keys {
 			if !listed[k] {
-				errs = append(errs, fmt.Errorf("Environment.%s names %q, which is not in Environment.Containers: list it there, spelt the same way", field.name, k))
+				errs = append(errs, fmt.Errorf("%s names %q, which is not in Environment.Containers: list it there, spelt the same way", "Environment."+field.name, k))
 			}
 		}
 	}

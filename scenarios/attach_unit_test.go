@@ -188,13 +188,13 @@ func TestAttachedLookupsRefuseWhatIsNotListed(t *testing.T) {
 
 	_, err = a.Container("staging-db")
 	require.ErrorIs(t, err, ErrNotListed)
-	assert.EqualError(t, err, `container "staging-db": not listed in the attached environment: firedrill acts only on the containers listed in Environment.Containers (staging-api); to drill it, add "staging-db" there`)
+	require.EqualError(t, err, `container "staging-db": not listed in the attached environment: firedrill acts only on the containers listed in Environment.Containers (staging-api); to drill it, add "staging-db" there`)
 	assert.PanicsWithValue(t, "scenarios: "+err.Error(), func() { a.MustContainer("staging-db") })
 
 	_, err = a.Link("db")
-	assert.EqualError(t, err, `link "db": not listed in the attached environment: firedrill acts only on the proxies listed in Environment.Proxies (api); to drill it, add "db" there`)
+	require.EqualError(t, err, `link "db": not listed in the attached environment: firedrill acts only on the proxies listed in Environment.Proxies (api); to drill it, add "db" there`)
 	_, err = a.Endpoint("db")
-	assert.EqualError(t, err, `endpoint "db": not listed in the attached environment: the endpoints are api (Environment.Endpoints)`)
+	require.EqualError(t, err, `endpoint "db": not listed in the attached environment: the endpoints are api (Environment.Endpoints)`)
 	assert.Equal(t, "127.0.0.1:8080", a.MustEndpoint("api"))
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -225,4 +226,41 @@ func TestAttachRefusesWhatDoesNotExist(t *testing.T) {
 
 	_, err = scenarios.Attach(t.Context(), scenarios.Environment{DockerHost: stg.DockerHost, Containers: []string{stg.API}, Networks: map[string]string{stg.API: "bridge"}})
 	assert.ErrorContains(t, err, `Environment.Networks names "bridge" for container `+stg.API+", which is not on it (its networks: "+stg.Network+")")
+}
+
+// Every container fault of package faults acts on an attached container
+// through its handle, and its revert puts it back.
+func TestAttachEveryContainerFault(t *testing.T) {
+	stg := startStaging(t)
+	before := stg.snapshot(t, stg.Bystander)
+	env, err := scenarios.Attach(t.Context(), scenarios.Environment{DockerHost: stg.DockerHost, Containers: []string{stg.API}})
+	t.Cleanup(func() { _ = env.Close(context.Background()) })
+	require.NoError(t, err)
+	api := env.MustContainer(stg.API)
+	started := func() string { return stg.inspect(t, stg.API).State.StartedAt }
+	for _, tc := range []struct {
+		fault    faults.Fault
+		inEffect func(c container.InspectResponse, startedAt string) bool
+	}{
+		{faults.Kill(api, ""), func(c container.InspectResponse, _ string) bool { return !c.State.Running }},
+		{faults.Stop(api, time.Second), func(c container.InspectResponse, _ string) bool { return !c.State.Running }},
+		{faults.Pause(api), func(c container.InspectResponse, _ string) bool { return c.State.Paused }},
+		{faults.Restart(api, time.Second), func(c container.InspectResponse, s string) bool { return c.State.StartedAt != s }},
+		{faults.Partition(api), func(c container.InspectResponse, _ string) bool { return len(c.NetworkSettings.Networks) == 0 }},
+		{faults.CPU(api, 0.5), func(c container.InspectResponse, _ string) bool { return c.HostConfig.NanoCPUs == 5e8 }},
+		{faults.Memory(api, 64<<20), func(c container.InspectResponse, _ string) bool { return c.HostConfig.Memory == 64<<20 }},
+	} {
+		s := started()
+		inj := faults.NewInjector()
+		_, err := inj.Inject(t.Context(), tc.fault)
+		require.NoError(t, err, tc.fault.Name())
+		assert.True(t, tc.inEffect(stg.inspect(t, stg.API), s), "%s in effect", tc.fault.Name())
+		require.NoError(t, inj.RevertAll(t.Context()), tc.fault.Name())
+		c := stg.inspect(t, stg.API)
+		assert.True(t, c.State.Running && !c.State.Paused, "%s reverted: running", tc.fault.Name())
+		assert.Contains(t, c.NetworkSettings.Networks, stg.Network, "%s reverted: on its network", tc.fault.Name())
+		assert.NotEqual(t, int64(5e8), c.HostConfig.NanoCPUs, "%s reverted: no CPU limit", tc.fault.Name())
+		eventually(t, 10*time.Second, func() error { return httpGet(t.Context(), "http://"+stg.Endpoint+"/healthz") })
+	}
+	assert.Equal(t, before, stg.snapshot(t, stg.Bystander), "the unlisted container is untouched")
 }

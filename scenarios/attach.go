@@ -186,9 +186,10 @@ type Attached struct {
 	snap       snapshot
 	unregister func()
 
-	mu     sync.Mutex
-	closed bool
-	err    error
+	restoreMu sync.Mutex
+	mu        sync.Mutex
+	closed    bool
+	err       error
 }
 
 // snapshot is the state of the environment when it was attached, which
@@ -216,9 +217,11 @@ type proxySnap struct {
 //
 // Faults take the handles like those of a started system:
 // faults.Kill(env.MustContainer("api"), "") or faults.Latency(link, ...).
-// drills.Run reverts them when the drill ends; when the process ends
-// early (SIGINT, SIGTERM, shortly before -timeout) the faults are
-// reverted and then Restore runs, through [AtEnd] at [StageAttached].
+// drills.Run reverts them when the drill ends. When the process ends
+// early (SIGINT, SIGTERM, or shortly before the test binary's -timeout
+// once a test has armed the watchdog, as drills.Run does) the faults are
+// reverted and then Restore runs, through the ending handler of [AtEnd]
+// at [StageAttached].
 func Attach(ctx context.Context, env Environment) (*Attached, error) {
 	if err := env.Validate(); err != nil {
 		return nil, err

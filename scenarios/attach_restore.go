@@ -29,6 +29,8 @@ func (a *Attached) Restore(ctx context.Context) error {
 	if a == nil {
 		return nil
 	}
+	a.restoreMu.Lock() // the end hook and Close may overlap
+	defer a.restoreMu.Unlock()
 	var errs []error
 	// Links first: a container's readiness may be checked through them.
 	for _, l := range a.links {

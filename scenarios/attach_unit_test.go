@@ -70,9 +70,9 @@ func TestEnvironmentValidateAcceptsLoopback(t *testing.T) {
 }
 
 // An unreachable Docker host is an error naming it, not a fallback to
-// another daemon.
+// another daemon: not to DOCKER_HOST, not to the default socket.
 func TestAttachUnreachableDockerHost(t *testing.T) {
-	t.Parallel()
+	t.Setenv("DOCKER_HOST", "unix:///var/run/docker.sock")
 	a, err := Attach(t.Context(), Environment{DockerHost: "tcp://127.0.0.1:1", Containers: []string{"staging-api"}})
 	require.Error(t, err)
 	t.Log(err)

@@ -43,4 +43,11 @@
 // [Stage] (faults reverted before systems are torn down). A process killed
 // with SIGKILL leaves labelled resources that [Wipe] (make wipe, firedrill
 // wipe) removes.
+//
+// [Attach] is the other way in: it describes an environment firedrill did
+// not start (a staging host) by what a drill may touch, the containers on a
+// Docker host named explicitly, the proxies of a toxiproxy the user runs and
+// loopback endpoints, and hands back the same handles. They act only on what
+// was listed; [Attached.Close] puts back what faults left and never stops or
+// removes anything.
 package scenarios

@@ -186,12 +186,14 @@ func TestMissingImage(t *testing.T) {
 	RequireDocker(t)
 	spec := stubSpec("app")
 	spec.Image = "firedrill/does-not-exist:local"
-	r, err := StartContext(context.Background(), System{Name: "noimage", Containers: []ContainerSpec{spec}}, WithTestName(t.Name()))
+	// Pulling off: a test never asks a registry outside the machine.
+	r, err := StartContext(context.Background(), System{Name: "noimage", Containers: []ContainerSpec{spec}}, WithTestName(t.Name()), WithPull(false))
 	require.NotNil(t, r)
 	t.Cleanup(func() { _ = r.Close(context.Background()) })
 	require.ErrorIs(t, err, ErrImageMissing)
 	assert.Contains(t, err.Error(), "firedrill/does-not-exist:local")
-	assert.Contains(t, err.Error(), "make images")
+	assert.Contains(t, err.Error(), "build it (ContainerSpec.Build", "not one of the project's images: no `make images` hint")
+	assert.NotContains(t, err.Error(), "make images")
 	assert.Contains(t, err.Error(), "app")
 	require.NoError(t, r.Close(context.Background()))
 	assertNothingLeft(t, LabelInstance+"="+r.Instance)
@@ -200,12 +202,13 @@ func TestMissingImage(t *testing.T) {
 func TestMissingProjectImageNamesOverride(t *testing.T) {
 	RequireDocker(t)
 	t.Setenv("FIREDRILL_STUB_IMAGE", "firedrill/stub:not-built")
-	r, err := StartContext(context.Background(), System{Name: "override", Containers: []ContainerSpec{stubSpec("app")}}, WithTestName(t.Name()))
+	r, err := StartContext(context.Background(), System{Name: "override", Containers: []ContainerSpec{stubSpec("app")}}, WithTestName(t.Name()), WithPull(false))
 	require.NotNil(t, r)
 	t.Cleanup(func() { _ = r.Close(context.Background()) })
 	require.ErrorIs(t, err, ErrImageMissing)
 	assert.Contains(t, err.Error(), "firedrill/stub:not-built", "the override is honoured")
 	assert.Contains(t, err.Error(), "FIREDRILL_STUB_IMAGE")
+	assert.Contains(t, err.Error(), "make images")
 }
 
 func TestContainerHandles(t *testing.T) {

@@ -371,9 +371,7 @@ func TestHelperSubprocess(t *testing.T) {
 		t.Skip("helper for the subprocess tests")
 	}
 	if mode == "require" {
-		// testcontainers falls back to the default socket whatever
-		// DOCKER_HOST says, so a daemon that does not answer is simulated.
-		dockerErr = func() error { return fmt.Errorf("%w: simulated", ErrDockerUnreachable) }
+		// The parent named a daemon that does not answer (DOCKER_HOST).
 		RequireDocker(t)
 		return
 	}
@@ -542,8 +540,9 @@ func TestParallelStart(t *testing.T) {
 	assert.Panics(t, func() { r.MustLink("nope") })
 }
 
-// TestDockerUnreachable runs RequireDocker in a child process where the
-// daemon does not answer: it fails with the fix, or skips under -short. It
+// TestDockerUnreachable runs RequireDocker in a child process whose
+// DOCKER_HOST names a daemon that does not answer: it fails with the fix
+// (never falling back to the local daemon), or skips under -short. It
 // needs no Docker.
 func TestDockerUnreachable(t *testing.T) {
 	t.Parallel()
@@ -551,13 +550,13 @@ func TestDockerUnreachable(t *testing.T) {
 		short string
 		want  []string
 	}{
-		{"false", []string{"--- FAIL", "the daemon does not answer", "sudo dockerd &", ".ci/run"}},
+		{"false", []string{"--- FAIL", "the daemon does not answer", "DOCKER_HOST names the daemon tcp://127.0.0.1:1", "unset DOCKER_HOST", "sudo dockerd &", ".ci/run"}},
 		{"true", []string{"--- SKIP", "needs Docker: skipped under -short"}},
 	} {
 		t.Run("short="+tt.short, func(t *testing.T) {
 			t.Parallel()
 			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestHelperSubprocess$", "-test.v", "-test.short="+tt.short)
-			cmd.Env = append(os.Environ(), helperEnv+"=require")
+			cmd.Env = append(os.Environ(), helperEnv+"=require", "DOCKER_HOST=tcp://127.0.0.1:1")
 			out, _ := cmd.CombinedOutput()
 			for _, w := range tt.want {
 				assert.Contains(t, string(out), w)

@@ -25,7 +25,7 @@ func startShop(tb testing.TB, apiDir string) *scenarios.Running {
 		Name: "shop",
 		Containers: []scenarios.ContainerSpec{{
 			Name:       "api",
-			Image:      "example/api:dev",                  // also tagged; the container runs example/api:<hash>
+			Image:      "example/api:dev",                 // also tagged; the container runs example/api:<hash>
 			Build:      &scenarios.Build{Context: apiDir}, // apiDir/Dockerfile, .dockerignore honoured
 			Entrypoint: []string{"/api", "-addr", ":8080"},
 			Ports:      []string{"8080/tcp"},

@@ -106,6 +106,9 @@ func assertNothingLeft(tb testing.TB, labels ...string) {
 	cs, ns := leftovers(tb, labels...)
 	assert.Empty(tb, cs, "containers left with %v", labels)
 	assert.Empty(tb, ns, "networks left with %v", labels)
+	vs, err := dockerClient(tb).VolumeList(context.Background(), client.VolumeListOptions{Filters: client.Filters{}.Add("label", labels...)})
+	require.NoError(tb, err)
+	assert.Empty(tb, vs.Items, "volumes left with %v", labels)
 }
 
 func TestTwoContainerSystemTrafficThroughProxy(t *testing.T) {

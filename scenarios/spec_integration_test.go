@@ -369,3 +369,25 @@ func TestPullFailureAndPullOff(t *testing.T) {
 		})
 	}
 }
+
+// A system that was never closed (its process killed) leaves its named
+// volume; the wipe of its run removes it with the containers.
+func TestWipeRemovesVolumes(t *testing.T) {
+	RequireDocker(t)
+	ctx := context.Background()
+	runID := "spec-wipe-" + newID()
+	app := stubSpec("app")
+	app.Mounts = []Mount{{Type: MountVolume, Source: "data", Target: "/data"}}
+	r, err := StartContext(ctx, System{Name: "wipevol", Containers: []ContainerSpec{app}}, WithRunID(runID), WithTestName(t.Name()))
+	require.NotNil(t, r)
+	t.Cleanup(func() { _ = r.Close(context.Background()) })
+	require.NoError(t, err)
+
+	removed, err := WipeRun(ctx, runID)
+	require.NoError(t, err)
+	assert.Equal(t, []string{r.VolumeName("data")}, removed.Volumes)
+	assert.Len(t, removed.Containers, 2, "app and toxiproxy")
+	_, err = dockerClient(t).VolumeInspect(ctx, r.VolumeName("data"), client.VolumeInspectOptions{})
+	assert.True(t, isNotFound(err), "volume gone: %v", err)
+	assertNothingLeft(t, LabelRun+"="+runID)
+}

@@ -369,7 +369,8 @@ func (c *Container) Resources(ctx context.Context) (Resources, error) {
 // WaitReady polls the container's readiness (see [ContainerSpec.Ready])
 // until it holds, the ready timeout passes or ctx is done. It fails at once,
 // with the last log lines, when the container is not running (exited, dead,
-// removed). Call it after Start or Restart.
+// removed), and with the healthcheck's output when Docker reports it
+// unhealthy ([ReadyHealthy]). Call it after Start or Restart.
 func (c *Container) WaitReady(ctx context.Context) error {
 	timeout := c.readyTimeout
 	if c.Spec.ReadyTimeout > 0 {
@@ -399,6 +400,9 @@ func (c *Container) WaitReady(ctx context.Context) error {
 			acancel()
 			if last == nil {
 				return nil
+			}
+			if errors.Is(last, ErrUnhealthy) {
+				return fmt.Errorf("%s (%s): %w: %w", c.Name, c.Spec.Image, ErrNotReady, last)
 			}
 		case err == nil:
 			last = fmt.Errorf("container is %s", st.Status)

@@ -33,7 +33,7 @@ var composeKeys = map[string]bool{
 	"depends_on": true, "depends_on.*": true, // keyed by service name
 	"depends_on.*.condition": false, "depends_on.*.required": false,
 	"depends_on.*.restart": false,
-	"deploy": true, "deploy.replicas": false, "deploy.resources": true,
+	"deploy":               true, "deploy.replicas": false, "deploy.resources": true,
 	"deploy.resources.limits": true, "deploy.resources.limits.cpus": false,
 	"deploy.resources.limits.memory": false,
 }

@@ -1,7 +1,6 @@
 package scenarios
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -232,7 +231,7 @@ services:
 `}
 	sys, _, err := fromCompose(t, files, ComposeNoAutoLinks(), ComposeNoHostLinks())
 	require.ErrorIs(t, err, ErrInvalidSystem, "the $${link:app->db} reference needs a declared link")
-	assert.ErrorContains(t, err, `refers to unknown link "app->db"`)
+	require.ErrorContains(t, err, `refers to unknown link "app->db"`)
 	assert.Empty(t, sys.Containers)
 
 	sys, _, err = fromCompose(t, files, ComposeNoAutoLinks(), ComposeNoHostLinks(),
@@ -261,7 +260,7 @@ services:
 		`ComposeLink("db", "db", "5432/tcp"): a service cannot link to itself`,
 		`ComposeLink("web", "db", "5432/tcp"): "web" is not a service`,
 	} {
-		assert.ErrorContains(t, err, want)
+		require.ErrorContains(t, err, want)
 	}
 
 	_, err = FromCompose("unused", ComposeLink("app", "db", "http"))
@@ -303,12 +302,8 @@ func TestFromComposeRejectsWhatItCannotHonour(t *testing.T) {
 		{name: "empty command", service: "command: []", want: []string{`an empty command (clearing the image's) is not supported`}},
 		{name: "port range expose", service: "expose: [\"8000-8010\"]", want: []string{`expose "8000-8010": list each port on its own`}},
 		{name: "bind source missing", service: "volumes: [./nowhere:/x]", want: []string{"bind mount source", "nowhere does not exist: create it"}},
-		{name: "reserved name", service: "", top: "", want: nil},
 	}
 	for _, tt := range tests {
-		if tt.want == nil {
-			continue
-		}
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			doc := "services:\n  db: {image: pg}\n  app:\n    image: app\n    " + strings.ReplaceAll(tt.service, "\n", "\n    ") + "\n" + tt.top + "\n"
@@ -319,7 +314,7 @@ func TestFromComposeRejectsWhatItCannotHonour(t *testing.T) {
 			require.ErrorAs(t, err, &ce)
 			assert.Equal(t, filepath.Join(dir, "compose.yaml"), ce.File)
 			for _, w := range tt.want {
-				assert.ErrorContains(t, err, w)
+				require.ErrorContains(t, err, w)
 			}
 			if tt.ignore == "" {
 				return
@@ -338,8 +333,8 @@ func TestFromComposeReservedAndInvalidNames(t *testing.T) {
 	t.Parallel()
 	_, _, err := fromCompose(t, map[string]string{"compose.yaml": "services:\n  toxiproxy: {image: x}\n  host: {image: y}\n"})
 	require.ErrorIs(t, err, ErrInvalidSystem)
-	assert.ErrorContains(t, err, `container "toxiproxy": the name "toxiproxy" is reserved`)
-	assert.ErrorContains(t, err, `container "host": the name "host" is reserved`)
+	require.ErrorContains(t, err, `container "toxiproxy": the name "toxiproxy" is reserved`)
+	require.ErrorContains(t, err, `container "host": the name "host" is reserved`)
 
 	dir := writeProject(t, map[string]string{"My Shop.v2/compose.yaml": "services:\n  a: {image: x}\n"})
 	sys, err := FromCompose(filepath.Join(dir, "My Shop.v2"))
@@ -389,12 +384,12 @@ services:
 
 	_, err = FromCompose(file, ComposeEnvFile("missing.env"))
 	require.Error(t, err)
-	assert.ErrorContains(t, err, "missing.env")
+	require.ErrorContains(t, err, "missing.env")
 
 	req := writeProject(t, map[string]string{"compose.yaml": "services:\n  a:\n    image: x\n    environment: {P: \"${PASSWORD:?set PASSWORD}\"}\n"})
 	_, err = FromCompose(req)
 	require.Error(t, err)
-	assert.ErrorContains(t, err, "required variable PASSWORD is missing a value: set PASSWORD")
+	require.ErrorContains(t, err, "required variable PASSWORD is missing a value: set PASSWORD")
 	assert.ErrorContains(t, err, filepath.Join(req, "compose.yaml"))
 }
 
@@ -419,11 +414,11 @@ func TestFromComposeMalformed(t *testing.T) {
 	t.Parallel()
 	_, dir, err := fromCompose(t, map[string]string{"compose.yaml": "services:\n  app:\n    image: x\n   environment: [\n"})
 	require.ErrorIs(t, err, ErrInvalidCompose)
-	assert.ErrorContains(t, err, "compose file "+filepath.Join(dir, "compose.yaml")+": line 4, column 4: malformed YAML: did not find expected key (parsing a block mapping that starts at line 2)")
+	require.ErrorContains(t, err, "compose file "+filepath.Join(dir, "compose.yaml")+": line 4, column 4: malformed YAML: did not find expected key (parsing a block mapping that starts at line 2)")
 
 	_, _, err = fromCompose(t, map[string]string{"compose.yaml": "services:\n  app:\n    image: x\n    imgae: y\n"})
 	require.Error(t, err)
-	assert.ErrorContains(t, err, "services.app.imgae is not a key of the Compose specification: check its spelling")
+	require.ErrorContains(t, err, "services.app.imgae is not a key of the Compose specification: check its spelling")
 
 	_, err = FromCompose(filepath.Join(t.TempDir(), "nope.yaml"))
 	require.ErrorIs(t, err, os.ErrNotExist)
@@ -445,7 +440,33 @@ func TestComposeOptionsRefuseBadInput(t *testing.T) {
 	} {
 		_, err := FromCompose("unused", o.opt)
 		require.Error(t, err)
-		assert.ErrorContains(t, err, o.want)
-		assert.False(t, errors.Is(err, ErrInvalidCompose), "an option error is not about the file")
+		require.ErrorContains(t, err, o.want)
+		assert.NotErrorIs(t, err, ErrInvalidCompose, "an option error is not about the file")
 	}
+}
+
+// TestFromComposeExample: the example project in the repository, as the
+// compose drill (drills/compose_drill_test.go) starts it.
+func TestFromComposeExample(t *testing.T) {
+	t.Setenv("FIREDRILL_POSTGRES_IMAGE", "")
+	sys, err := FromCompose("examples/compose")
+	require.NoError(t, err)
+	assert.Equal(t, "orders", sys.Name)
+	app, db := service(t, sys, "app"), service(t, sys, "db")
+	assert.Equal(t, "postgres://postgres@${link:app->db}/postgres?sslmode=disable", app.Env["DATABASE_URL"])
+	assert.Equal(t, "false", app.Env["ORDERS_ACK_BEFORE_COMMIT"])
+	assert.Equal(t, []string{"db"}, app.DependsOn)
+	require.NotNil(t, app.Build)
+	assert.Empty(t, app.Image, "Start names the built image")
+	assert.Equal(t, "firedrill/postgres:local", db.Image, "${FIREDRILL_POSTGRES_IMAGE:-firedrill/postgres:local}")
+	assert.Equal(t, ReadyHealthy(), app.Ready)
+	assert.Equal(t, ReadyHealthy(), db.Ready)
+	assert.Equal(t, []LinkSpec{
+		{Name: "app->db", From: "app", To: "db", Port: "5432/tcp"},
+		{Name: "app:8080", From: Host, To: "app", Port: "8080/tcp"},
+	}, sys.Links)
+
+	sys, err = FromCompose("examples/compose", ComposeEnv("ORDERS_ACK_BEFORE_COMMIT", "true"))
+	require.NoError(t, err)
+	assert.Equal(t, "true", service(t, sys, "app").Env["ORDERS_ACK_BEFORE_COMMIT"], "the planted defect, switched on by interpolation")
 }

@@ -55,7 +55,7 @@ var composeAdvice = map[string]string{
 	"userns_mode":                "remove it",
 	"volumes_from":               "declare a named volume and mount it in both services",
 	"profiles":                   "firedrill starts every service: remove the service's profiles (or the services you do not want)",
-	"restart":                    "a restart policy would restart a killed container behind the drill's back: remove it (faults.Kill's revert, or your runbook, restarts it)",
+	"restart":                    "a restart policy would restart a killed container behind the drill's back (faults.Kill's revert or your runbook restarts it): remove it",
 	"deploy.restart_policy":      "a restart policy would restart a killed container behind the drill's back: remove it",
 	"container_name":             "the service name is the container's name and alias: remove it",
 	"hostname":                   "the service name is the container's alias: remove it",

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/firedrill/firedrill/drills"
 	"github.com/firedrill/firedrill/drills/load"
@@ -97,33 +98,22 @@ func (o *orders) workload(rate int) load.Workload {
 	}), load.WithTimeout(time.Second))
 }
 
-// Landed reads every acknowledged order not yet seen back from the service.
+// Landed reads every acknowledged order not yet seen back from the
+// service, 8 at a time.
 func (o *orders) Landed(ctx context.Context) ([]string, error) {
 	o.mu.Lock()
 	acked := append([]string(nil), o.acked...)
 	o.mu.Unlock()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
 	for _, id := range acked {
 		if o.seen(id) {
 			continue
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.base+"/orders/"+id, nil)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := o.client.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		resp.Body.Close()
-		switch resp.StatusCode {
-		case http.StatusOK:
-			o.mu.Lock()
-			o.landed[id] = true
-			o.mu.Unlock()
-		case http.StatusNotFound:
-		default:
-			return nil, fmt.Errorf("GET /orders/%s: %s", id, resp.Status)
-		}
+		g.Go(func() error { return o.readBack(gctx, id) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -132,6 +122,30 @@ func (o *orders) Landed(ctx context.Context) ([]string, error) {
 		ids = append(ids, id)
 	}
 	return ids, nil
+}
+
+// readBack reads order id back: 200 means it landed, 404 not (yet).
+func (o *orders) readBack(ctx context.Context, id string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.base+"/orders/"+id, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := o.client.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		o.mu.Lock()
+		o.landed[id] = true
+		o.mu.Unlock()
+		return nil
+	case http.StatusNotFound:
+		return nil
+	default:
+		return fmt.Errorf("GET /orders/%s: %s", id, resp.Status)
+	}
 }
 
 func (o *orders) seen(id string) bool {
@@ -148,7 +162,7 @@ func composeDBOutage(run *scenarios.Running, name string) drills.Drill {
 	return drills.Drill{
 		Name:      name,
 		Workload:  o.workload(50),
-		Steady:    slo.All(slo.SuccessRatio(0.99), slo.LatencyQuantile(0.99, 250*time.Millisecond)),
+		Steady:    slo.All(slo.SuccessRatio(0.99), slo.LatencyQuantile(0.99, 500*time.Millisecond)),
 		Faults:    faults.For(time.Second, 2*time.Second, faults.Down(run.MustLink("app->db"))),
 		Integrity: o,
 		Limits:    drills.Limits{CatchUpWithin: 3 * time.Second, LostAfter: 2 * time.Second},
@@ -186,4 +200,20 @@ func TestDrillComposeAckBeforeCommit(t *testing.T) {
 		missed = append(missed, v.Name)
 	}
 	assert.Contains(t, missed, "lost", "missed: %s", strings.Join(missed, ", "))
+}
+
+// TestDrillComposeAppKill: the app container is SIGKILLed and started
+// again 2 s later (Kill's revert); orders committed before the kill are all
+// there afterwards.
+func TestDrillComposeAppKill(t *testing.T) {
+	run := startComposeExample(t)
+	d := composeDBOutage(run, "compose-app-kill")
+	d.Faults = faults.For(time.Second, 2*time.Second, faults.Kill(run.MustContainer("app"), "SIGKILL"))
+	// Down 2 s, then the process starts, connects and listens again.
+	d.Budget.TTR = 6 * time.Second
+	res := drills.Run(t, d)
+	requireNoLoss(t, res)
+	require.True(t, res.Measures.TTR.Valid, res.FormatTimeline())
+	assert.GreaterOrEqual(t, res.Measures.TTR.Value, 1900*time.Millisecond, "the app was down for 2 s")
+	tighter(t, res, drills.Budget{TTR: time.Second}, "ttr")
 }

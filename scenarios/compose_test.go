@@ -470,3 +470,23 @@ func TestFromComposeExample(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "true", service(t, sys, "app").Env["ORDERS_ACK_BEFORE_COMMIT"], "the planted defect, switched on by interpolation")
 }
+
+// TestFromComposeEnvFileOfAService: a service's env_file lands in its
+// environment, where the link rule reads it too.
+func TestFromComposeEnvFileOfAService(t *testing.T) {
+	t.Parallel()
+	sys, _, err := fromCompose(t, map[string]string{
+		"app.env": "CACHE_ADDR=cache:6379\nLOG=debug\n",
+		"compose.yaml": `
+services:
+  cache: {image: redis, expose: ["6379"]}
+  app:
+    image: app
+    env_file: [app.env]
+    environment: {LOG: info}
+`})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"CACHE_ADDR": "${link:app->cache}", "LOG": "info"}, service(t, sys, "app").Env,
+		"environment beats env_file, as under Compose")
+	assert.Equal(t, []LinkSpec{{Name: "app->cache", From: "app", To: "cache", Port: "6379/tcp"}}, sys.Links)
+}

@@ -34,13 +34,22 @@
 // A link from [Host] (the test process) has its proxy port published on
 // 127.0.0.1 and reported in [Link.HostAddr].
 //
+// A ContainerSpec also sets an entrypoint and user, bind mounts and named
+// volumes (one per system, shared by the containers that name it), a
+// Docker healthcheck ([ReadyHealthy] waits for it), extra /etc/hosts
+// entries, DependsOn, and a Build: the image is built from a Dockerfile
+// context through the Docker API and cached by the content of the context.
+// An image that is not present is pulled with the user's Docker
+// credentials unless [WithPull](false) or FIREDRILL_PULL=never. A daemon
+// named by DOCKER_HOST must answer ([CheckDockerHost]).
+//
 // Independent containers start in parallel; a container with links to other
-// containers starts once their readiness holds. Readiness polls a condition and
+// containers (or DependsOn) starts once their readiness holds. Readiness polls a condition and
 // fails at once, with the container's last log lines, when the container exits.
 //
 // Every Docker resource carries the labels firedrill=true, firedrill.run,
 // firedrill.test, firedrill.system and firedrill.instance. Teardown removes
-// containers (with their proxies) and the network: on pass, failure and panic
+// containers (with their proxies), the network and the named volumes: on pass, failure and panic
 // through t.Cleanup (registered before anything can fail), and on
 // SIGINT/SIGTERM or shortly before the test binary's -timeout through the
 // process's one ending handler, [AtEnd]: one signal handler and one

@@ -26,14 +26,11 @@ func TestReadmeComposeProject(t *testing.T) {
 	sys, err := scenarios.FromCompose(composeFile)
 	require.NoError(t, err)
 	run := scenarios.Start(t, sys) // builds app's image, waits for the healthchecks
-
 	drills.Run(t, drills.Drill{
 		Name: "db-outage",
-		Workload: load.HTTP(load.Constant(50), load.Target{
-			Method: "POST",
-			URL:    "http://" + run.MustLink("app:8080").HostAddr + "/orders",
-			Body:   func(seq uint64) []byte { return fmt.Appendf(nil, `{"item":"%d"}`, seq) },
-		}),
+		Workload: load.HTTP(load.Constant(50), load.Target{Method: "POST",
+			URL:  "http://" + run.MustLink("app:8080").HostAddr + "/orders",
+			Body: func(seq uint64) []byte { return fmt.Appendf(nil, `{"item":"%d"}`, seq) }}),
 		Steady: slo.SuccessRatio(0.99),
 		Faults: faults.For(time.Second, 2*time.Second, faults.Down(run.MustLink("app->db"))),
 		Budget: drills.Budget{TTR: 5 * time.Second},

@@ -281,6 +281,7 @@ func TestFromComposeRejectsWhatItCannotHonour(t *testing.T) {
 		{name: "secrets", service: "secrets: [pw]", top: "secrets:\n  pw: {file: ./pw.txt}", want: []string{`service "app": "secrets" is not supported`, `top-level "secrets" is not supported`, "environment"}},
 		{name: "configs", service: "configs: [c]", top: "configs:\n  c: {file: ./c.txt}", want: []string{`service "app": "configs" is not supported`, "bind mount"}},
 		{name: "other network", service: "networks: [back]", top: "networks:\n  back: {}", want: []string{`network "back" is not supported`, `service "app": network "back"`}, ignore: "networks"},
+		{name: "default network settings", service: "networks: {default: {aliases: [web]}}", want: []string{`service "app": networks.default: settings (aliases, addresses, ...) are not supported`}, ignore: "networks"},
 		{name: "replicas", service: "deploy: {replicas: 3}", want: []string{`service "app": deploy.replicas 3`, "one container per service"}, ignore: "deploy.replicas"},
 		{name: "scale", service: "scale: 2", want: []string{`service "app": scale 2`}, ignore: "scale"},
 		{name: "pid", service: "pid: host", want: []string{`service "app": "pid" is not supported`, "namespaces"}, ignore: "pid"},

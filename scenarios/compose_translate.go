@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,8 +64,11 @@ func translateService(p *problems, svc types.ServiceConfig, cfg composeConfig) C
 func checkServiceValues(p *problems, label string, svc types.ServiceConfig, ignore map[string]bool) {
 	if !ignore["networks"] {
 		for _, n := range sortedKeys(svc.Networks) {
-			if n != "default" {
+			switch cfg := svc.Networks[n]; {
+			case n != "default":
 				p.add("%s: network %q: %s", label, n, composeAdvice["networks"])
+			case cfg != nil && !reflect.DeepEqual(*cfg, types.ServiceNetworkConfig{}):
+				p.add("%s: networks.default: settings (aliases, addresses, ...) are not supported: the service name is its only alias; remove them", label)
 			}
 		}
 	}

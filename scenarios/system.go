@@ -124,7 +124,8 @@ type Mount struct {
 	// system (MountVolume).
 	Source string
 	// Target is the absolute path inside the container.
-	Target   string
+	Target string
+	// ReadOnly mounts it read-only.
 	ReadOnly bool
 }
 

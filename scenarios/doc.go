@@ -23,6 +23,11 @@
 //	run := scenarios.Start(t, sys)
 //	addr := run.MustLink("host->api").HostAddr // "127.0.0.1:49153", through toxiproxy
 //
+// A Compose project becomes a System with [FromCompose]: services become
+// containers, and the service-to-service addresses its environment names
+// ("db:5432") become links (see FromCompose for the rule and what is
+// refused).
+//
 // Every link A→B is a toxiproxy proxy listening on port 20000+i of the
 // toxiproxy container (network alias "toxiproxy"). A container reaches its
 // links through ${link:NAME} in its Env or Cmd, expanded to "toxiproxy:<port>".

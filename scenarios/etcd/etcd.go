@@ -77,7 +77,12 @@ func (c config) system() scenarios.System {
 			Ports: []string{ClientPort, PeerPort},
 			Ready: scenarios.ReadyHTTP(ClientPort, "/health"),
 		}
-		if c.data == DataOnTmpfs {
+		switch c.data {
+		case DataOnVolume:
+			// A new volume starts as a copy of the image's /etcd (owner
+			// 65534, mode 1777), so the member can write it.
+			spec.Mounts = []scenarios.Mount{{Type: scenarios.MountVolume, Source: name + "-data", Target: "/etcd"}}
+		case DataOnTmpfs:
 			spec.Tmpfs = map[string]string{"/etcd": tmpfsSize}
 		}
 		sys.Containers = append(sys.Containers, spec)

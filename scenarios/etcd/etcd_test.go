@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/firedrill/firedrill/drills/load"
+	"github.com/firedrill/firedrill/scenarios"
 	"github.com/firedrill/firedrill/scenarios/etcd"
 )
 
@@ -37,7 +38,7 @@ func TestOptionsRejectBadInput(t *testing.T) {
 		{"sub-millisecond heartbeat", etcd.WithHeartbeat(1500 * time.Microsecond), "must be a positive whole number of milliseconds"},
 		{"election below 5 heartbeats", etcd.WithElectionTimeout(300 * time.Millisecond), "less than 5 heartbeats"},
 		{"election above etcd's maximum", etcd.WithElectionTimeout(time.Minute), "at most 50s"},
-		{"unknown data placement", etcd.WithData(etcd.DataPlacement(7)), "want etcd.DataOnContainer or etcd.DataOnTmpfs"},
+		{"unknown data placement", etcd.WithData(etcd.DataPlacement(7)), "want etcd.DataOnContainer, etcd.DataOnVolume or etcd.DataOnTmpfs"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -137,7 +138,24 @@ func TestKilledMemberRejoinsWithItsData(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs Docker (skipped under -short)")
 	}
-	c := etcd.Start(t)
+	for _, p := range []struct {
+		name string
+		data etcd.DataPlacement
+	}{{"container-filesystem", etcd.DataOnContainer}, {"named-volume", etcd.DataOnVolume}} {
+		t.Run(p.name, func(t *testing.T) {
+			c := killAndStart(t, etcd.WithData(p.data))
+			if p.data == etcd.DataOnVolume {
+				assert.Equal(t, []scenarios.Mount{{Type: scenarios.MountVolume, Source: "etcd1-data", Target: "/etcd"}}, c.Members[0].Spec.Mounts)
+			} else {
+				assert.Empty(t, c.Members[0].Spec.Mounts)
+			}
+		})
+	}
+}
+
+func killAndStart(t *testing.T, opts ...etcd.Option) *etcd.Cluster {
+	t.Helper()
+	c := etcd.Start(t, opts...)
 	ctx := t.Context()
 	m, err := c.LeaderMember(ctx)
 	require.NoError(t, err)
@@ -158,6 +176,7 @@ func TestKilledMemberRejoinsWithItsData(t *testing.T) {
 	ids, err := c.Landed(ctx)
 	require.NoError(t, err)
 	assert.Contains(t, ids, key)
+	return c
 }
 
 // TestPutsRejectUnknownMember: OnlyThrough a name that is not a member

@@ -23,6 +23,10 @@ const (
 	// filesystem (its writable layer): a killed member started again has
 	// its data and rejoins. The default.
 	DataOnContainer DataPlacement = iota
+	// DataOnVolume keeps it on a named volume per member (created for the
+	// cluster, labelled, removed with it): kept across a kill and a start
+	// like DataOnContainer, and outside the container's writable layer.
+	DataOnVolume
 	// DataOnTmpfs keeps it on a tmpfs, which Docker empties whenever the
 	// container stops: a killed member started again has lost its data
 	// while its peers remember it, and etcd refuses to start ("member ...
@@ -71,8 +75,8 @@ func WithHeartbeat(d time.Duration) Option {
 // WithData sets where members keep their data (default DataOnContainer).
 func WithData(p DataPlacement) Option {
 	return func(c *config) error {
-		if p != DataOnContainer && p != DataOnTmpfs {
-			return fmt.Errorf("data placement %d: want etcd.DataOnContainer or etcd.DataOnTmpfs", p)
+		if p != DataOnContainer && p != DataOnVolume && p != DataOnTmpfs {
+			return fmt.Errorf("data placement %d: want etcd.DataOnContainer, etcd.DataOnVolume or etcd.DataOnTmpfs", p)
 		}
 		c.data = p
 		return nil

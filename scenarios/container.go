@@ -32,6 +32,14 @@ type Container struct {
 	networkID    string
 	readyTimeout time.Duration
 
+	// Set for attached containers ([Attach]): the network's name, for
+	// messages; the endpoint settings the container had on it, which
+	// Connect restores (aliases, static address); and, when the container
+	// cannot be partitioned (several networks, none named), why.
+	networkName string
+	netSettings *network.EndpointSettings
+	netErr      error
+
 	mu        sync.Mutex
 	endpoints map[string]string // published port -> host address, cleared by lifecycle calls
 }
@@ -320,27 +328,45 @@ func (c *Container) Unpause(ctx context.Context) error {
 
 // Disconnect detaches the container from the system network: it can reach
 // no other container of the system, and none can reach it. Published ports
-// stay reachable from the host only while the container has a network.
+// stay reachable from the host only while the container has a network. An
+// attached container ([Attach]) is detached from the network named for it
+// in [Environment.Networks], or from its only network.
 func (c *Container) Disconnect(ctx context.Context) error {
+	if c.netErr != nil {
+		return fmt.Errorf("disconnect %s: %w", c.Name, c.netErr)
+	}
 	c.forget()
 	if _, err := c.docker.NetworkDisconnect(ctx, c.networkID, client.NetworkDisconnectOptions{Container: c.ID, Force: true}); err != nil {
-		return fmt.Errorf("disconnect %s from the system network: %w", c.Name, err)
+		return fmt.Errorf("disconnect %s from %s: %w", c.Name, c.networkLabel(), err)
 	}
 	return nil
 }
 
 // Connect attaches the container to the system network again, with its
-// alias (its Name).
+// alias (its Name). An attached container gets back the aliases and the
+// static address (if it had one) it had when it was attached.
 func (c *Container) Connect(ctx context.Context) error {
-	c.forget()
-	opts := client.NetworkConnectOptions{
-		Container:      c.ID,
-		EndpointConfig: &network.EndpointSettings{Aliases: []string{c.Name}},
+	if c.netErr != nil {
+		return fmt.Errorf("connect %s: %w", c.Name, c.netErr)
 	}
+	c.forget()
+	ep := &network.EndpointSettings{Aliases: []string{c.Name}}
+	if c.netSettings != nil {
+		ep = c.netSettings.Copy()
+	}
+	opts := client.NetworkConnectOptions{Container: c.ID, EndpointConfig: ep}
 	if _, err := c.docker.NetworkConnect(ctx, c.networkID, opts); err != nil {
-		return fmt.Errorf("connect %s to the system network: %w", c.Name, err)
+		return fmt.Errorf("connect %s to %s: %w", c.Name, c.networkLabel(), err)
 	}
 	return nil
+}
+
+// networkLabel names the network a partition acts on, for messages.
+func (c *Container) networkLabel() string {
+	if c.networkName != "" {
+		return "network " + c.networkName
+	}
+	return "the system network"
 }
 
 // Update changes the container's CPU and memory limits while it runs.
@@ -369,7 +395,8 @@ func (c *Container) Resources(ctx context.Context) (Resources, error) {
 // WaitReady polls the container's readiness (see [ContainerSpec.Ready])
 // until it holds, the ready timeout passes or ctx is done. It fails at once,
 // with the last log lines, when the container is not running (exited, dead,
-// removed). Call it after Start or Restart.
+// removed), and with the healthcheck's output when Docker reports it
+// unhealthy ([ReadyHealthy]). Call it after Start or Restart.
 func (c *Container) WaitReady(ctx context.Context) error {
 	timeout := c.readyTimeout
 	if c.Spec.ReadyTimeout > 0 {
@@ -399,6 +426,9 @@ func (c *Container) WaitReady(ctx context.Context) error {
 			acancel()
 			if last == nil {
 				return nil
+			}
+			if errors.Is(last, ErrUnhealthy) {
+				return fmt.Errorf("%s (%s): %w: %w", c.Name, c.Spec.Image, ErrNotReady, last)
 			}
 		case err == nil:
 			last = fmt.Errorf("container is %s", st.Status)

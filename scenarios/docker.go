@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 
@@ -39,20 +40,32 @@ type containerAPI interface {
 }
 
 // reaperAPI is what teardown and [WipeWith] need: find and remove
-// containers and networks.
+// containers, networks and volumes.
 type reaperAPI interface {
 	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
 	ContainerRemove(ctx context.Context, containerID string, options client.ContainerRemoveOptions) (client.ContainerRemoveResult, error)
 	NetworkList(ctx context.Context, options client.NetworkListOptions) (client.NetworkListResult, error)
 	NetworkRemove(ctx context.Context, networkID string, options client.NetworkRemoveOptions) (client.NetworkRemoveResult, error)
+	VolumeList(ctx context.Context, options client.VolumeListOptions) (client.VolumeListResult, error)
+	VolumeRemove(ctx context.Context, volumeID string, options client.VolumeRemoveOptions) (client.VolumeRemoveResult, error)
+}
+
+// imageAPI is what getting the images ready needs: inspect, build, tag,
+// pull.
+type imageAPI interface {
+	ImageInspect(ctx context.Context, imageID string, inspectOpts ...client.ImageInspectOption) (client.ImageInspectResult, error)
+	ImageBuild(ctx context.Context, buildContext io.Reader, options client.ImageBuildOptions) (client.ImageBuildResult, error)
+	ImageTag(ctx context.Context, options client.ImageTagOptions) (client.ImageTagResult, error)
+	ImagePull(ctx context.Context, refStr string, options client.ImagePullOptions) (client.ImagePullResponse, error)
 }
 
 // dockerAPI is what a [Running] system needs: its containers' handles, its
-// teardown, and the check that images are present.
+// teardown, its images and its named volumes.
 type dockerAPI interface {
 	containerAPI
 	reaperAPI
-	ImageInspect(ctx context.Context, imageID string, inspectOpts ...client.ImageInspectOption) (client.ImageInspectResult, error)
+	imageAPI
+	VolumeCreate(ctx context.Context, options client.VolumeCreateOptions) (client.VolumeCreateResult, error)
 }
 
 var (
@@ -61,10 +74,15 @@ var (
 )
 
 // NewDockerClient connects to the Docker daemon the way testcontainers-go
-// finds it (DOCKER_HOST, docker context, ~/.testcontainers.properties, the
-// default socket) and checks that it answers. Close it when done.
+// finds it (DOCKER_HOST, ~/.testcontainers.properties, the default socket)
+// and checks that it answers. A daemon named by DOCKER_HOST or the
+// properties that does not answer is an error ([CheckDockerHost]), never a
+// silent fallback to another daemon. Close it when done.
 func NewDockerClient(ctx context.Context) (*client.Client, error) {
 	SetTestcontainersEnv()
+	if err := CheckDockerHost(ctx); err != nil {
+		return nil, err
+	}
 	dc, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDockerUnreachable, err)

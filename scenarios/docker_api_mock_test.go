@@ -7,6 +7,8 @@ import (
 
 	client "github.com/moby/moby/client"
 
+	io "io"
+
 	mock "github.com/stretchr/testify/mock"
 )
 
@@ -883,6 +885,64 @@ func (_c *mockDockerAPI_ExecInspect_Call) RunAndReturn(run func(context.Context,
 	return _c
 }
 
+// ImageBuild provides a mock function with given fields: ctx, buildContext, options
+func (_m *mockDockerAPI) ImageBuild(ctx context.Context, buildContext io.Reader, options client.ImageBuildOptions) (client.ImageBuildResult, error) {
+	ret := _m.Called(ctx, buildContext, options)
+
+	if len(ret) == 0 {
+		panic("no return value specified for ImageBuild")
+	}
+
+	var r0 client.ImageBuildResult
+	var r1 error
+	if rf, ok := ret.Get(0).(func(context.Context, io.Reader, client.ImageBuildOptions) (client.ImageBuildResult, error)); ok {
+		return rf(ctx, buildContext, options)
+	}
+	if rf, ok := ret.Get(0).(func(context.Context, io.Reader, client.ImageBuildOptions) client.ImageBuildResult); ok {
+		r0 = rf(ctx, buildContext, options)
+	} else {
+		r0 = ret.Get(0).(client.ImageBuildResult)
+	}
+
+	if rf, ok := ret.Get(1).(func(context.Context, io.Reader, client.ImageBuildOptions) error); ok {
+		r1 = rf(ctx, buildContext, options)
+	} else {
+		r1 = ret.Error(1)
+	}
+
+	return r0, r1
+}
+
+// mockDockerAPI_ImageBuild_Call is a *mock.Call that shadows Run/Return methods with type explicit version for method 'ImageBuild'
+type mockDockerAPI_ImageBuild_Call struct {
+	*mock.Call
+}
+
+// ImageBuild is a helper method to define mock.On call
+//   - ctx context.Context
+//   - buildContext io.Reader
+//   - options client.ImageBuildOptions
+func (_e *mockDockerAPI_Expecter) ImageBuild(ctx interface{}, buildContext interface{}, options interface{}) *mockDockerAPI_ImageBuild_Call {
+	return &mockDockerAPI_ImageBuild_Call{Call: _e.mock.On("ImageBuild", ctx, buildContext, options)}
+}
+
+func (_c *mockDockerAPI_ImageBuild_Call) Run(run func(ctx context.Context, buildContext io.Reader, options client.ImageBuildOptions)) *mockDockerAPI_ImageBuild_Call {
+	_c.Call.Run(func(args mock.Arguments) {
+		run(args[0].(context.Context), args[1].(io.Reader), args[2].(client.ImageBuildOptions))
+	})
+	return _c
+}
+
+func (_c *mockDockerAPI_ImageBuild_Call) Return(_a0 client.ImageBuildResult, _a1 error) *mockDockerAPI_ImageBuild_Call {
+	_c.Call.Return(_a0, _a1)
+	return _c
+}
+
+func (_c *mockDockerAPI_ImageBuild_Call) RunAndReturn(run func(context.Context, io.Reader, client.ImageBuildOptions) (client.ImageBuildResult, error)) *mockDockerAPI_ImageBuild_Call {
+	_c.Call.Return(run)
+	return _c
+}
+
 // ImageInspect provides a mock function with given fields: ctx, imageID, inspectOpts
 func (_m *mockDockerAPI) ImageInspect(ctx context.Context, imageID string, inspectOpts ...client.ImageInspectOption) (client.ImageInspectResult, error) {
 	_va := make([]interface{}, len(inspectOpts))
@@ -951,6 +1011,123 @@ func (_c *mockDockerAPI_ImageInspect_Call) Return(_a0 client.ImageInspectResult,
 }
 
 func (_c *mockDockerAPI_ImageInspect_Call) RunAndReturn(run func(context.Context, string, ...client.ImageInspectOption) (client.ImageInspectResult, error)) *mockDockerAPI_ImageInspect_Call {
+	_c.Call.Return(run)
+	return _c
+}
+
+// ImagePull provides a mock function with given fields: ctx, refStr, options
+func (_m *mockDockerAPI) ImagePull(ctx context.Context, refStr string, options client.ImagePullOptions) (client.ImagePullResponse, error) {
+	ret := _m.Called(ctx, refStr, options)
+
+	if len(ret) == 0 {
+		panic("no return value specified for ImagePull")
+	}
+
+	var r0 client.ImagePullResponse
+	var r1 error
+	if rf, ok := ret.Get(0).(func(context.Context, string, client.ImagePullOptions) (client.ImagePullResponse, error)); ok {
+		return rf(ctx, refStr, options)
+	}
+	if rf, ok := ret.Get(0).(func(context.Context, string, client.ImagePullOptions) client.ImagePullResponse); ok {
+		r0 = rf(ctx, refStr, options)
+	} else {
+		if ret.Get(0) != nil {
+			r0 = ret.Get(0).(client.ImagePullResponse)
+		}
+	}
+
+	if rf, ok := ret.Get(1).(func(context.Context, string, client.ImagePullOptions) error); ok {
+		r1 = rf(ctx, refStr, options)
+	} else {
+		r1 = ret.Error(1)
+	}
+
+	return r0, r1
+}
+
+// mockDockerAPI_ImagePull_Call is a *mock.Call that shadows Run/Return methods with type explicit version for method 'ImagePull'
+type mockDockerAPI_ImagePull_Call struct {
+	*mock.Call
+}
+
+// ImagePull is a helper method to define mock.On call
+//   - ctx context.Context
+//   - refStr string
+//   - options client.ImagePullOptions
+func (_e *mockDockerAPI_Expecter) ImagePull(ctx interface{}, refStr interface{}, options interface{}) *mockDockerAPI_ImagePull_Call {
+	return &mockDockerAPI_ImagePull_Call{Call: _e.mock.On("ImagePull", ctx, refStr, options)}
+}
+
+func (_c *mockDockerAPI_ImagePull_Call) Run(run func(ctx context.Context, refStr string, options client.ImagePullOptions)) *mockDockerAPI_ImagePull_Call {
+	_c.Call.Run(func(args mock.Arguments) {
+		run(args[0].(context.Context), args[1].(string), args[2].(client.ImagePullOptions))
+	})
+	return _c
+}
+
+func (_c *mockDockerAPI_ImagePull_Call) Return(_a0 client.ImagePullResponse, _a1 error) *mockDockerAPI_ImagePull_Call {
+	_c.Call.Return(_a0, _a1)
+	return _c
+}
+
+func (_c *mockDockerAPI_ImagePull_Call) RunAndReturn(run func(context.Context, string, client.ImagePullOptions) (client.ImagePullResponse, error)) *mockDockerAPI_ImagePull_Call {
+	_c.Call.Return(run)
+	return _c
+}
+
+// ImageTag provides a mock function with given fields: ctx, options
+func (_m *mockDockerAPI) ImageTag(ctx context.Context, options client.ImageTagOptions) (client.ImageTagResult, error) {
+	ret := _m.Called(ctx, options)
+
+	if len(ret) == 0 {
+		panic("no return value specified for ImageTag")
+	}
+
+	var r0 client.ImageTagResult
+	var r1 error
+	if rf, ok := ret.Get(0).(func(context.Context, client.ImageTagOptions) (client.ImageTagResult, error)); ok {
+		return rf(ctx, options)
+	}
+	if rf, ok := ret.Get(0).(func(context.Context, client.ImageTagOptions) client.ImageTagResult); ok {
+		r0 = rf(ctx, options)
+	} else {
+		r0 = ret.Get(0).(client.ImageTagResult)
+	}
+
+	if rf, ok := ret.Get(1).(func(context.Context, client.ImageTagOptions) error); ok {
+		r1 = rf(ctx, options)
+	} else {
+		r1 = ret.Error(1)
+	}
+
+	return r0, r1
+}
+
+// mockDockerAPI_ImageTag_Call is a *mock.Call that shadows Run/Return methods with type explicit version for method 'ImageTag'
+type mockDockerAPI_ImageTag_Call struct {
+	*mock.Call
+}
+
+// ImageTag is a helper method to define mock.On call
+//   - ctx context.Context
+//   - options client.ImageTagOptions
+func (_e *mockDockerAPI_Expecter) ImageTag(ctx interface{}, options interface{}) *mockDockerAPI_ImageTag_Call {
+	return &mockDockerAPI_ImageTag_Call{Call: _e.mock.On("ImageTag", ctx, options)}
+}
+
+func (_c *mockDockerAPI_ImageTag_Call) Run(run func(ctx context.Context, options client.ImageTagOptions)) *mockDockerAPI_ImageTag_Call {
+	_c.Call.Run(func(args mock.Arguments) {
+		run(args[0].(context.Context), args[1].(client.ImageTagOptions))
+	})
+	return _c
+}
+
+func (_c *mockDockerAPI_ImageTag_Call) Return(_a0 client.ImageTagResult, _a1 error) *mockDockerAPI_ImageTag_Call {
+	_c.Call.Return(_a0, _a1)
+	return _c
+}
+
+func (_c *mockDockerAPI_ImageTag_Call) RunAndReturn(run func(context.Context, client.ImageTagOptions) (client.ImageTagResult, error)) *mockDockerAPI_ImageTag_Call {
 	_c.Call.Return(run)
 	return _c
 }
@@ -1182,6 +1359,178 @@ func (_c *mockDockerAPI_NetworkRemove_Call) Return(_a0 client.NetworkRemoveResul
 }
 
 func (_c *mockDockerAPI_NetworkRemove_Call) RunAndReturn(run func(context.Context, string, client.NetworkRemoveOptions) (client.NetworkRemoveResult, error)) *mockDockerAPI_NetworkRemove_Call {
+	_c.Call.Return(run)
+	return _c
+}
+
+// VolumeCreate provides a mock function with given fields: ctx, options
+func (_m *mockDockerAPI) VolumeCreate(ctx context.Context, options client.VolumeCreateOptions) (client.VolumeCreateResult, error) {
+	ret := _m.Called(ctx, options)
+
+	if len(ret) == 0 {
+		panic("no return value specified for VolumeCreate")
+	}
+
+	var r0 client.VolumeCreateResult
+	var r1 error
+	if rf, ok := ret.Get(0).(func(context.Context, client.VolumeCreateOptions) (client.VolumeCreateResult, error)); ok {
+		return rf(ctx, options)
+	}
+	if rf, ok := ret.Get(0).(func(context.Context, client.VolumeCreateOptions) client.VolumeCreateResult); ok {
+		r0 = rf(ctx, options)
+	} else {
+		r0 = ret.Get(0).(client.VolumeCreateResult)
+	}
+
+	if rf, ok := ret.Get(1).(func(context.Context, client.VolumeCreateOptions) error); ok {
+		r1 = rf(ctx, options)
+	} else {
+		r1 = ret.Error(1)
+	}
+
+	return r0, r1
+}
+
+// mockDockerAPI_VolumeCreate_Call is a *mock.Call that shadows Run/Return methods with type explicit version for method 'VolumeCreate'
+type mockDockerAPI_VolumeCreate_Call struct {
+	*mock.Call
+}
+
+// VolumeCreate is a helper method to define mock.On call
+//   - ctx context.Context
+//   - options client.VolumeCreateOptions
+func (_e *mockDockerAPI_Expecter) VolumeCreate(ctx interface{}, options interface{}) *mockDockerAPI_VolumeCreate_Call {
+	return &mockDockerAPI_VolumeCreate_Call{Call: _e.mock.On("VolumeCreate", ctx, options)}
+}
+
+func (_c *mockDockerAPI_VolumeCreate_Call) Run(run func(ctx context.Context, options client.VolumeCreateOptions)) *mockDockerAPI_VolumeCreate_Call {
+	_c.Call.Run(func(args mock.Arguments) {
+		run(args[0].(context.Context), args[1].(client.VolumeCreateOptions))
+	})
+	return _c
+}
+
+func (_c *mockDockerAPI_VolumeCreate_Call) Return(_a0 client.VolumeCreateResult, _a1 error) *mockDockerAPI_VolumeCreate_Call {
+	_c.Call.Return(_a0, _a1)
+	return _c
+}
+
+func (_c *mockDockerAPI_VolumeCreate_Call) RunAndReturn(run func(context.Context, client.VolumeCreateOptions) (client.VolumeCreateResult, error)) *mockDockerAPI_VolumeCreate_Call {
+	_c.Call.Return(run)
+	return _c
+}
+
+// VolumeList provides a mock function with given fields: ctx, options
+func (_m *mockDockerAPI) VolumeList(ctx context.Context, options client.VolumeListOptions) (client.VolumeListResult, error) {
+	ret := _m.Called(ctx, options)
+
+	if len(ret) == 0 {
+		panic("no return value specified for VolumeList")
+	}
+
+	var r0 client.VolumeListResult
+	var r1 error
+	if rf, ok := ret.Get(0).(func(context.Context, client.VolumeListOptions) (client.VolumeListResult, error)); ok {
+		return rf(ctx, options)
+	}
+	if rf, ok := ret.Get(0).(func(context.Context, client.VolumeListOptions) client.VolumeListResult); ok {
+		r0 = rf(ctx, options)
+	} else {
+		r0 = ret.Get(0).(client.VolumeListResult)
+	}
+
+	if rf, ok := ret.Get(1).(func(context.Context, client.VolumeListOptions) error); ok {
+		r1 = rf(ctx, options)
+	} else {
+		r1 = ret.Error(1)
+	}
+
+	return r0, r1
+}
+
+// mockDockerAPI_VolumeList_Call is a *mock.Call that shadows Run/Return methods with type explicit version for method 'VolumeList'
+type mockDockerAPI_VolumeList_Call struct {
+	*mock.Call
+}
+
+// VolumeList is a helper method to define mock.On call
+//   - ctx context.Context
+//   - options client.VolumeListOptions
+func (_e *mockDockerAPI_Expecter) VolumeList(ctx interface{}, options interface{}) *mockDockerAPI_VolumeList_Call {
+	return &mockDockerAPI_VolumeList_Call{Call: _e.mock.On("VolumeList", ctx, options)}
+}
+
+func (_c *mockDockerAPI_VolumeList_Call) Run(run func(ctx context.Context, options client.VolumeListOptions)) *mockDockerAPI_VolumeList_Call {
+	_c.Call.Run(func(args mock.Arguments) {
+		run(args[0].(context.Context), args[1].(client.VolumeListOptions))
+	})
+	return _c
+}
+
+func (_c *mockDockerAPI_VolumeList_Call) Return(_a0 client.VolumeListResult, _a1 error) *mockDockerAPI_VolumeList_Call {
+	_c.Call.Return(_a0, _a1)
+	return _c
+}
+
+func (_c *mockDockerAPI_VolumeList_Call) RunAndReturn(run func(context.Context, client.VolumeListOptions) (client.VolumeListResult, error)) *mockDockerAPI_VolumeList_Call {
+	_c.Call.Return(run)
+	return _c
+}
+
+// VolumeRemove provides a mock function with given fields: ctx, volumeID, options
+func (_m *mockDockerAPI) VolumeRemove(ctx context.Context, volumeID string, options client.VolumeRemoveOptions) (client.VolumeRemoveResult, error) {
+	ret := _m.Called(ctx, volumeID, options)
+
+	if len(ret) == 0 {
+		panic("no return value specified for VolumeRemove")
+	}
+
+	var r0 client.VolumeRemoveResult
+	var r1 error
+	if rf, ok := ret.Get(0).(func(context.Context, string, client.VolumeRemoveOptions) (client.VolumeRemoveResult, error)); ok {
+		return rf(ctx, volumeID, options)
+	}
+	if rf, ok := ret.Get(0).(func(context.Context, string, client.VolumeRemoveOptions) client.VolumeRemoveResult); ok {
+		r0 = rf(ctx, volumeID, options)
+	} else {
+		r0 = ret.Get(0).(client.VolumeRemoveResult)
+	}
+
+	if rf, ok := ret.Get(1).(func(context.Context, string, client.VolumeRemoveOptions) error); ok {
+		r1 = rf(ctx, volumeID, options)
+	} else {
+		r1 = ret.Error(1)
+	}
+
+	return r0, r1
+}
+
+// mockDockerAPI_VolumeRemove_Call is a *mock.Call that shadows Run/Return methods with type explicit version for method 'VolumeRemove'
+type mockDockerAPI_VolumeRemove_Call struct {
+	*mock.Call
+}
+
+// VolumeRemove is a helper method to define mock.On call
+//   - ctx context.Context
+//   - volumeID string
+//   - options client.VolumeRemoveOptions
+func (_e *mockDockerAPI_Expecter) VolumeRemove(ctx interface{}, volumeID interface{}, options interface{}) *mockDockerAPI_VolumeRemove_Call {
+	return &mockDockerAPI_VolumeRemove_Call{Call: _e.mock.On("VolumeRemove", ctx, volumeID, options)}
+}
+
+func (_c *mockDockerAPI_VolumeRemove_Call) Run(run func(ctx context.Context, volumeID string, options client.VolumeRemoveOptions)) *mockDockerAPI_VolumeRemove_Call {
+	_c.Call.Run(func(args mock.Arguments) {
+		run(args[0].(context.Context), args[1].(string), args[2].(client.VolumeRemoveOptions))
+	})
+	return _c
+}
+
+func (_c *mockDockerAPI_VolumeRemove_Call) Return(_a0 client.VolumeRemoveResult, _a1 error) *mockDockerAPI_VolumeRemove_Call {
+	_c.Call.Return(_a0, _a1)
+	return _c
+}
+
+func (_c *mockDockerAPI_VolumeRemove_Call) RunAndReturn(run func(context.Context, string, client.VolumeRemoveOptions) (client.VolumeRemoveResult, error)) *mockDockerAPI_VolumeRemove_Call {
 	_c.Call.Return(run)
 	return _c
 }

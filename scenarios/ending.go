@@ -31,11 +31,13 @@ const (
 	StageSystems Stage = 20
 )
 
-// String is "faults", "systems" or "stage N".
+// String is "faults", "attached", "systems" or "stage N".
 func (s Stage) String() string {
 	switch s {
 	case StageFaults:
 		return "faults"
+	case StageAttached:
+		return "attached"
 	case StageSystems:
 		return "systems"
 	}

@@ -15,13 +15,15 @@ const (
 	ImagePrometheus   = "prometheus"   // Prometheus server, HTTP API on 9090/tcp (see WithMonitoring)
 	ImageAlertmanager = "alertmanager" // Alertmanager, HTTP API on 9093/tcp (see WithMonitoring)
 	ImageNATS         = "nats"         // nats-server (JetStream), clients 4222/tcp, routes 6222/tcp, monitoring 8222/tcp
+	ImageEtcd         = "etcd"         // etcd server (go.etcd.io/etcd/server/v3 etcdmain), 2379/tcp clients, 2380/tcp peers
 )
 
 // Images lists the names of the project's images, in build order.
 func Images() []string {
-	return []string{ImageToxiproxy, ImagePostgres, ImageStub, ImagePipeline, ImagePrometheus, ImageAlertmanager,
-		ImageNATS,
-	}
+	names := []string{ImageToxiproxy, ImagePostgres, ImageStub, ImagePipeline, ImagePrometheus, ImageAlertmanager}
+	names = append(names, ImageEtcd)
+	names = append(names, ImageNATS)
+	return names
 }
 
 // Image returns the reference of the named project image: the value of

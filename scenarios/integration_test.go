@@ -106,6 +106,9 @@ func assertNothingLeft(tb testing.TB, labels ...string) {
 	cs, ns := leftovers(tb, labels...)
 	assert.Empty(tb, cs, "containers left with %v", labels)
 	assert.Empty(tb, ns, "networks left with %v", labels)
+	vs, err := dockerClient(tb).VolumeList(context.Background(), client.VolumeListOptions{Filters: client.Filters{}.Add("label", labels...)})
+	require.NoError(tb, err)
+	assert.Empty(tb, vs.Items, "volumes left with %v", labels)
 }
 
 func TestTwoContainerSystemTrafficThroughProxy(t *testing.T) {
@@ -186,12 +189,14 @@ func TestMissingImage(t *testing.T) {
 	RequireDocker(t)
 	spec := stubSpec("app")
 	spec.Image = "firedrill/does-not-exist:local"
-	r, err := StartContext(context.Background(), System{Name: "noimage", Containers: []ContainerSpec{spec}}, WithTestName(t.Name()))
+	// Pulling off: a test never asks a registry outside the machine.
+	r, err := StartContext(context.Background(), System{Name: "noimage", Containers: []ContainerSpec{spec}}, WithTestName(t.Name()), WithPull(false))
 	require.NotNil(t, r)
 	t.Cleanup(func() { _ = r.Close(context.Background()) })
 	require.ErrorIs(t, err, ErrImageMissing)
 	assert.Contains(t, err.Error(), "firedrill/does-not-exist:local")
-	assert.Contains(t, err.Error(), "make images")
+	assert.Contains(t, err.Error(), "build it (ContainerSpec.Build", "not one of the project's images: no `make images` hint")
+	assert.NotContains(t, err.Error(), "make images")
 	assert.Contains(t, err.Error(), "app")
 	require.NoError(t, r.Close(context.Background()))
 	assertNothingLeft(t, LabelInstance+"="+r.Instance)
@@ -200,12 +205,13 @@ func TestMissingImage(t *testing.T) {
 func TestMissingProjectImageNamesOverride(t *testing.T) {
 	RequireDocker(t)
 	t.Setenv("FIREDRILL_STUB_IMAGE", "firedrill/stub:not-built")
-	r, err := StartContext(context.Background(), System{Name: "override", Containers: []ContainerSpec{stubSpec("app")}}, WithTestName(t.Name()))
+	r, err := StartContext(context.Background(), System{Name: "override", Containers: []ContainerSpec{stubSpec("app")}}, WithTestName(t.Name()), WithPull(false))
 	require.NotNil(t, r)
 	t.Cleanup(func() { _ = r.Close(context.Background()) })
 	require.ErrorIs(t, err, ErrImageMissing)
 	assert.Contains(t, err.Error(), "firedrill/stub:not-built", "the override is honoured")
 	assert.Contains(t, err.Error(), "FIREDRILL_STUB_IMAGE")
+	assert.Contains(t, err.Error(), "make images")
 }
 
 func TestContainerHandles(t *testing.T) {
@@ -368,9 +374,7 @@ func TestHelperSubprocess(t *testing.T) {
 		t.Skip("helper for the subprocess tests")
 	}
 	if mode == "require" {
-		// testcontainers falls back to the default socket whatever
-		// DOCKER_HOST says, so a daemon that does not answer is simulated.
-		dockerErr = func() error { return fmt.Errorf("%w: simulated", ErrDockerUnreachable) }
+		// The parent named a daemon that does not answer (DOCKER_HOST).
 		RequireDocker(t)
 		return
 	}
@@ -539,8 +543,9 @@ func TestParallelStart(t *testing.T) {
 	assert.Panics(t, func() { r.MustLink("nope") })
 }
 
-// TestDockerUnreachable runs RequireDocker in a child process where the
-// daemon does not answer: it fails with the fix, or skips under -short. It
+// TestDockerUnreachable runs RequireDocker in a child process whose
+// DOCKER_HOST names a daemon that does not answer: it fails with the fix
+// (never falling back to the local daemon), or skips under -short. It
 // needs no Docker.
 func TestDockerUnreachable(t *testing.T) {
 	t.Parallel()
@@ -548,13 +553,13 @@ func TestDockerUnreachable(t *testing.T) {
 		short string
 		want  []string
 	}{
-		{"false", []string{"--- FAIL", "the daemon does not answer", "sudo dockerd &", ".ci/run"}},
+		{"false", []string{"--- FAIL", "the daemon does not answer", "DOCKER_HOST names the daemon tcp://127.0.0.1:1", "unset DOCKER_HOST", "sudo dockerd &", ".ci/run"}},
 		{"true", []string{"--- SKIP", "needs Docker: skipped under -short"}},
 	} {
 		t.Run("short="+tt.short, func(t *testing.T) {
 			t.Parallel()
 			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestHelperSubprocess$", "-test.v", "-test.short="+tt.short)
-			cmd.Env = append(os.Environ(), helperEnv+"=require")
+			cmd.Env = append(os.Environ(), helperEnv+"=require", "DOCKER_HOST=tcp://127.0.0.1:1")
 			out, _ := cmd.CombinedOutput()
 			for _, w := range tt.want {
 				assert.Contains(t, string(out), w)

@@ -24,6 +24,14 @@ const (
 	LabelInstance = "firedrill.instance"
 	// LabelContainer holds the ContainerSpec name (or "toxiproxy").
 	LabelContainer = "firedrill.container"
+	// LabelVolume holds a named volume's name within its system
+	// (Mount.Source).
+	LabelVolume = "firedrill.volume"
+	// LabelImageBuild is "true" on images built from a ContainerSpec.Build.
+	// They are a cache, kept between runs; [Wipe] leaves them.
+	LabelImageBuild = "firedrill.image-build"
+	// LabelBuildHash holds the content hash of a built image's context.
+	LabelBuildHash = "firedrill.build-hash"
 )
 
 // EnvRunID is the environment variable that sets the run id of this process
@@ -34,10 +42,15 @@ const EnvRunID = "FIREDRILL_RUN_ID"
 var (
 	// ErrDockerUnreachable: the Docker daemon did not answer.
 	ErrDockerUnreachable = errors.New("docker daemon unreachable (start it: sudo dockerd &, or run .ci/run)")
-	// ErrImageMissing: an image is not present locally (nothing is pulled).
+	// ErrImageMissing: an image is not present locally and could not be
+	// pulled (or pulling is off, or it is one of the project's images,
+	// which are built here and never pulled).
 	ErrImageMissing = errors.New("image missing")
 	// ErrContainerExited: a container exited before it was ready.
 	ErrContainerExited = errors.New("container exited")
+	// ErrUnhealthy: Docker reported a container "unhealthy" while
+	// [ReadyHealthy] waited for it.
+	ErrUnhealthy = errors.New("container unhealthy")
 	// ErrNotReady: readiness did not hold within the ready timeout.
 	ErrNotReady = errors.New("container not ready")
 	// ErrClosed: the system has been torn down.

@@ -12,9 +12,10 @@ import (
 type Link struct {
 	// Name is the link's name (LinkSpec.Name or From->To).
 	Name string
-	// From is the client container's name, or [Host].
+	// From is the client container's name, or [Host]; empty for the link
+	// of an attached proxy ([Attach]), whose clients firedrill does not know.
 	From string
-	// To is the server container's name.
+	// To is the server container's name; empty for an attached proxy.
 	To string
 	// Port is the server port, normalized ("5432/tcp").
 	Port string

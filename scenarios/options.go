@@ -3,6 +3,7 @@ package scenarios
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	tclog "github.com/testcontainers/testcontainers-go/log"
@@ -43,7 +44,19 @@ type Config struct {
 	// a refused, proxied connection and must retry); those that use links
 	// still wait for the proxies.
 	ParallelStart bool
+	// Pull lets Start pull an image that is not present locally, through
+	// the Docker API with the user's Docker credentials
+	// (~/.docker/config.json and its credential helpers): default true.
+	// [EnvPull]=never turns it off whatever the options say. The project's
+	// own images (firedrill/NAME:local) and built images are never pulled.
+	Pull bool
 }
+
+// EnvPull is the environment variable that turns pulling off: with
+// FIREDRILL_PULL=never, an image that is not present locally is an error
+// ([ErrImageMissing]) and nothing is asked of a registry. Empty or
+// "missing" (pull what is missing) keeps [Config.Pull].
+const EnvPull = "FIREDRILL_PULL"
 
 // newConfig applies the defaults, then opts in order, then validates the
 // result.
@@ -52,6 +65,7 @@ func newConfig(opts ...Option) (Config, error) {
 		ReadyTimeout:   DefaultReadyTimeout,
 		RunID:          RunID(),
 		WatchdogMargin: EndMargin,
+		Pull:           true,
 	}
 	for _, o := range opts {
 		if err := o(&c); err != nil {
@@ -73,7 +87,16 @@ func (c *Config) validate() error {
 	if c.TestcontainersLogger == nil {
 		c.TestcontainersLogger = tclog.NewNoopLogger()
 	}
+	var pullErr error
+	switch v := os.Getenv(EnvPull); v {
+	case "", "missing":
+	case "never":
+		c.Pull = false
+	default:
+		pullErr = fmt.Errorf("%s=%q: want \"never\" (no pulls) or \"missing\" (pull what is not present; the default)", EnvPull, v)
+	}
 	return errors.Join(
+		pullErr,
 		positive("ready timeout", c.ReadyTimeout),
 		positive("watchdog margin", c.WatchdogMargin),
 		notEmpty("run id", c.RunID),
@@ -140,6 +163,11 @@ func WithWatchdogMargin(d time.Duration) Option {
 		c.WatchdogMargin = d
 		return nil
 	}
+}
+
+// WithPull sets [Config.Pull]: false never pulls a missing image.
+func WithPull(pull bool) Option {
+	return func(c *Config) error { c.Pull = pull; return nil }
 }
 
 // WithParallelStart sets [Config.ParallelStart].

@@ -8,8 +8,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 )
 
 // Readiness tells whether a container is ready. The runtime calls Check
@@ -27,6 +31,7 @@ var (
 	_ Readiness = readyLog{}
 	_ Readiness = readyExec{}
 	_ Readiness = readyAll{}
+	_ Readiness = readyHealthy{}
 )
 
 // ReadyPollInterval is the pause between two readiness attempts.
@@ -144,7 +149,62 @@ func (r readyExec) Check(ctx context.Context, c *Container) error {
 	return nil
 }
 
+type readyHealthy struct{}
+
+// ReadyHealthy is ready when Docker reports the container's health as
+// "healthy": the container's Healthcheck, or its image's HEALTHCHECK when
+// the spec declares none (Start fails when neither has one). It fails at
+// once, with the healthcheck's last output, when Docker reports
+// "unhealthy" (the error matches [ErrUnhealthy]).
+func ReadyHealthy() Readiness { return readyHealthy{} }
+
+func (readyHealthy) needsHealthcheck() bool { return true }
+
+func (readyHealthy) Check(ctx context.Context, c *Container) error {
+	res, err := c.docker.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("inspect health of %s: %w", c.Name, err)
+	}
+	var h *container.Health
+	if st := res.Container.State; st != nil {
+		h = st.Health
+	}
+	switch {
+	case h == nil:
+		return fmt.Errorf("%s has no healthcheck: declare ContainerSpec.Healthcheck", c.Name)
+	case h.Status == container.Healthy:
+		return nil
+	case h.Status == container.Unhealthy:
+		return &unhealthyError{status: h}
+	default:
+		return fmt.Errorf("health is %s", h.Status)
+	}
+}
+
+// unhealthyError is Docker's verdict "unhealthy", with the last check.
+type unhealthyError struct{ status *container.Health }
+
+func (e *unhealthyError) Error() string {
+	msg := fmt.Sprintf("docker reports it unhealthy after %d failed checks", e.status.FailingStreak)
+	if n := len(e.status.Log); n > 0 {
+		last := e.status.Log[n-1]
+		msg += fmt.Sprintf("; last check exited %d with output:\n%s", last.ExitCode, indent(last.Output))
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrUnhealthy) true.
+func (e *unhealthyError) Is(target error) bool { return target == ErrUnhealthy }
+
+// needsHealthcheck reports whether r waits for Docker's health status.
+func needsHealthcheck(r Readiness) bool {
+	n, ok := r.(interface{ needsHealthcheck() bool })
+	return ok && n.needsHealthcheck()
+}
+
 type readyAll []Readiness
+
+func (rs readyAll) needsHealthcheck() bool { return slices.ContainsFunc(rs, needsHealthcheck) }
 
 // ReadyAll is ready when every one of rs is.
 func ReadyAll(rs ...Readiness) Readiness { return readyAll(rs) }

@@ -30,8 +30,13 @@ type Running struct {
 	// ReadyIn is the time from the start call until every container was ready.
 	ReadyIn time.Duration
 
+	// Builds lists the images built (or found cached) for containers
+	// with a Build, in container order.
+	Builds []BuiltImage
+
 	cfg      Config
 	docker   dockerAPI
+	images   map[string]string // container name -> image built for it
 	provider *testcontainers.DockerProvider
 
 	containers []*Container
@@ -113,6 +118,7 @@ func newRunning(sys System, opts ...Option) (*Running, error) {
 		Instance:   newID(),
 		cfg:        cfg,
 		byName:     map[string]*Container{},
+		images:     map[string]string{},
 		linkByName: map[string]*Link{},
 	}, nil
 }

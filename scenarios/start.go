@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
@@ -23,7 +22,8 @@ import (
 )
 
 // Starting a system, stage by stage: validate the declaration, connect to
-// Docker, check the images, create the network, plan the links (their
+// Docker, get the images ready (build, inspect, pull), create the network
+// and the named volumes, plan the links (their
 // addresses are known before anything starts), then start toxiproxy and
 // every container at once, each container waiting for what it depends on.
 
@@ -34,7 +34,7 @@ func (r *Running) start(ctx context.Context) error {
 	if err := r.System.Validate(); err != nil {
 		return err
 	}
-	if err := r.connect(); err != nil {
+	if err := r.connect(ctx); err != nil {
 		return err
 	}
 	toxi := ContainerSpec{
@@ -52,6 +52,9 @@ func (r *Running) start(ctx context.Context) error {
 	if err := r.createNetwork(ctx); err != nil {
 		return err
 	}
+	if err := r.createVolumes(ctx); err != nil {
+		return err
+	}
 	plan := r.planLinks()
 	toxi.Ports = append([]string{ToxiproxyAPIPort}, plan.hostPorts...)
 	if err := r.startAll(ctx, toxi, plan); err != nil {
@@ -66,9 +69,13 @@ func (r *Running) start(ctx context.Context) error {
 	return nil
 }
 
-// connect creates the testcontainers provider and the Docker client.
-func (r *Running) connect() error {
+// connect checks the daemon the user named, if any, then creates the
+// testcontainers provider and the Docker client.
+func (r *Running) connect(ctx context.Context) error {
 	SetTestcontainersEnv()
+	if err := CheckDockerHost(ctx); err != nil {
+		return err
+	}
 	provider, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(r.cfg.TestcontainersLogger))
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrDockerUnreachable, err)
@@ -246,6 +253,10 @@ func (r *Running) configureProxies(ctx context.Context, c *Container, tc *toxipr
 func (r *Running) startContainer(ctx context.Context, spec ContainerSpec, addrs map[string]string, await []<-chan struct{}, ready chan<- struct{}) error {
 	spec.Env = expandEnv(spec.Env, addrs)
 	spec.Cmd = expandAll(spec.Cmd, addrs)
+	spec.Entrypoint = expandAll(spec.Entrypoint, addrs)
+	if img, ok := r.images[spec.Name]; ok {
+		spec.Image = img // built from spec.Build
+	}
 	c, startC, err := r.create(ctx, spec)
 	if err != nil {
 		return err
@@ -282,7 +293,7 @@ func usesLinks(spec ContainerSpec) bool {
 			return true
 		}
 	}
-	return slices.ContainsFunc(spec.Cmd, linkRefRE.MatchString)
+	return slices.ContainsFunc(spec.Cmd, linkRefRE.MatchString) || slices.ContainsFunc(spec.Entrypoint, linkRefRE.MatchString)
 }
 
 func expandEnv(env map[string]string, addrs map[string]string) map[string]string {
@@ -302,54 +313,6 @@ func expandAll(vs []string, addrs map[string]string) []string {
 		out[i] = expandLinks(v, addrs)
 	}
 	return out
-}
-
-// checkImages makes sure every image exists locally and returns the
-// toxiproxy command line.
-func (r *Running) checkImages(ctx context.Context, toxiImage string) ([]string, error) {
-	users := map[string][]string{toxiImage: {ToxiproxyAlias}}
-	for _, c := range r.System.Containers {
-		users[c.Image] = append(users[c.Image], c.Name)
-	}
-	var (
-		mu       sync.Mutex
-		errs     []error
-		toxiCmd  []string
-		wg       sync.WaitGroup
-		toxiArgs = []string{"-host", "0.0.0.0", "-port", strings.Split(ToxiproxyAPIPort, "/")[0]}
-	)
-	for img, names := range users {
-		wg.Go(func() {
-			res, err := r.docker.ImageInspect(ctx, img)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, missingImage(img, names, err))
-				return
-			}
-			if img == toxiImage {
-				toxiCmd = toxiArgs
-				if cfg := res.Config; cfg != nil && len(cfg.Entrypoint) == 0 && len(cfg.Cmd) > 0 {
-					toxiCmd = append([]string{cfg.Cmd[0]}, toxiArgs...)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
-	return toxiCmd, errors.Join(errs...)
-}
-
-func missingImage(img string, users []string, err error) error {
-	slices.Sort(users)
-	hint := "build it with `make images`"
-	if v := imageEnvVar(img); v != "" {
-		hint += fmt.Sprintf(", or set %s to an image you have", v)
-	}
-	if isNotFound(err) {
-		return fmt.Errorf("%w: %s (used by %s) is not present locally and nothing is pulled: %s", ErrImageMissing, img, strings.Join(users, ", "), hint)
-	}
-	return fmt.Errorf("inspect image %s: %w", img, err)
 }
 
 // imageEnvVar names the environment variable that overrides img, if img is
@@ -402,9 +365,6 @@ func (r *Running) create(ctx context.Context, spec ContainerSpec) (*Container, f
 	return c, start, nil
 }
 
-// request is the testcontainers request that creates spec's container: on
-// the system network with its name as alias, labelled, its ports published
-// on 127.0.0.1 on ports chosen by Docker.
 // containerFiles lists files for the request, in path order.
 func containerFiles(files map[string][]byte) []testcontainers.ContainerFile {
 	paths := make([]string, 0, len(files))
@@ -419,6 +379,10 @@ func containerFiles(files map[string][]byte) []testcontainers.ContainerFile {
 	return out
 }
 
+// request is the testcontainers request that creates spec's container: on
+// the system network with its name as alias, labelled, its ports published
+// on 127.0.0.1 on ports chosen by Docker, with its entrypoint, user,
+// mounts, healthcheck and extra hosts.
 func (r *Running) request(spec ContainerSpec) testcontainers.ContainerRequest {
 	var exposed []string
 	for _, p := range spec.Ports {
@@ -430,6 +394,7 @@ func (r *Running) request(spec ContainerSpec) testcontainers.ContainerRequest {
 		Image:          spec.Image,
 		Name:           fmt.Sprintf("fd-%s-%s-%s", r.Instance[:6], r.System.name(), spec.Name),
 		Cmd:            spec.Cmd,
+		Entrypoint:     spec.Entrypoint,
 		Env:            spec.Env,
 		ExposedPorts:   exposed,
 		Labels:         r.labels(spec.Name),
@@ -437,6 +402,12 @@ func (r *Running) request(spec ContainerSpec) testcontainers.ContainerRequest {
 		Files:          containerFiles(spec.Files),
 		Networks:       []string{r.Network},
 		NetworkAliases: map[string][]string{r.Network: {spec.Name}},
+		ConfigModifier: func(cfg *container.Config) {
+			cfg.User = spec.User
+			if h := spec.Healthcheck; h != nil {
+				cfg.Healthcheck = &container.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+			}
+		},
 		HostConfigModifier: func(hc *container.HostConfig) {
 			if hc.PortBindings == nil {
 				hc.PortBindings = dnetwork.PortMap{}
@@ -446,6 +417,8 @@ func (r *Running) request(spec ContainerSpec) testcontainers.ContainerRequest {
 			}
 			hc.Memory = spec.Memory
 			hc.NanoCPUs = spec.NanoCPUs
+			hc.Mounts = append(hc.Mounts, r.mounts(spec)...)
+			hc.ExtraHosts = append(hc.ExtraHosts, spec.ExtraHosts...)
 		},
 	}
 }

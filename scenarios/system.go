@@ -3,6 +3,8 @@ package scenarios
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -42,8 +44,11 @@ type ContainerSpec struct {
 	// Name is unique in the system and is the container's network alias.
 	// Letters, digits, '_', '.', '-'; "host" and "toxiproxy" are reserved.
 	Name string
-	// Image is the image reference, e.g. Image(ImageStub). It must exist
-	// locally: nothing is pulled.
+	// Image is the image reference, e.g. Image(ImageStub). An image that is
+	// not present locally is pulled with the user's Docker credentials
+	// (unless [Config.Pull] is off); the project's own images
+	// (firedrill/NAME:local) are built by `make images`, never pulled. With
+	// Build, Image's repository names the built image.
 	Image string
 	// Cmd replaces the image's CMD; ${link:NAME} is expanded as in Env.
 	Cmd []string
@@ -88,9 +93,11 @@ type ContainerSpec struct {
 	// /etc/hosts.
 	ExtraHosts []string
 	// Build, when set, builds the image from a context directory through
-	// the Docker API (cached by the content of the context) and tags it
-	// Image (or a name derived from the system and container when Image is
-	// empty). Nothing is pulled for a built image's own reference.
+	// the Docker API, cached by the content of the context: the image is
+	// tagged <repo>:<hash of the context>, where repo is Image's repository
+	// (or firedrill-build/<system>-<container> when Image is empty), and
+	// nothing is built when that tag exists. Image itself, when set, is
+	// tagged too. Nothing is pulled for a built image.
 	Build *Build
 	// DependsOn names containers of the system that must be ready before
 	// this one starts (as a link's From waits for its To); Compose's
@@ -117,7 +124,8 @@ type Mount struct {
 	// system (MountVolume).
 	Source string
 	// Target is the absolute path inside the container.
-	Target   string
+	Target string
+	// ReadOnly mounts it read-only.
 	ReadOnly bool
 }
 
@@ -237,8 +245,11 @@ func (s System) Validate() error {
 	for _, c := range s.Containers {
 		p.checkLinkRefs(c, links, s.Links)
 	}
+	for _, c := range s.Containers {
+		p.checkDependsOn(c, specs)
+	}
 	if cycle := s.dependencyCycle(); cycle != nil {
-		p.add("links form a dependency cycle %s: a link's From waits for its To to be ready, so break the cycle", strings.Join(cycle, " -> "))
+		p.add("links and DependsOn form a dependency cycle %s: a container waits for those it links to or depends on to be ready, so break the cycle", strings.Join(cycle, " -> "))
 	}
 	if len(p) == 0 {
 		return nil
@@ -255,8 +266,8 @@ func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Sprintf
 // its name is valid and new.
 func (p *problems) checkContainer(i int, c ContainerSpec, specs map[string]ContainerSpec) {
 	label := p.checkContainerName(i, c, specs)
-	if strings.TrimSpace(c.Image) == "" {
-		p.add("%s has no image: set ContainerSpec.Image (e.g. scenarios.Image(scenarios.ImageStub)) and build it with `make images`", label)
+	if strings.TrimSpace(c.Image) == "" && c.Build == nil {
+		p.add("%s has no image: set ContainerSpec.Image (e.g. scenarios.Image(scenarios.ImageStub), built with `make images`) or ContainerSpec.Build", label)
 	}
 	for _, port := range c.Ports {
 		if _, err := normalizePort(port); err != nil {
@@ -269,11 +280,101 @@ func (p *problems) checkContainer(i int, c ContainerSpec, specs map[string]Conta
 			p.add("%s: file %q must be an absolute path to a file, e.g. /etc/app/config.yml", label, path)
 		}
 	}
+	p.checkSpecExtras(label, c)
 	if rp, ok := c.Ready.(interface{ readinessPorts() []string }); ok {
 		for _, port := range rp.readinessPorts() {
 			if !hasPort(c.Ports, port) {
 				p.add("%s: readiness checks port %s, which is not in Ports %v: add it to Ports", label, port, c.Ports)
 			}
+		}
+	}
+}
+
+// checkSpecExtras checks the container's mounts, healthcheck, extra hosts
+// and build.
+func (p *problems) checkSpecExtras(label string, c ContainerSpec) {
+	targets := map[string]bool{}
+	for i, m := range c.Mounts {
+		p.checkMount(fmt.Sprintf("%s: mount #%d", label, i), m)
+		if targets[m.Target] {
+			p.add("%s: two mounts share the target %q: give each its own path", label, m.Target)
+		}
+		targets[m.Target] = true
+	}
+	p.checkHealthcheck(label, c)
+	for _, h := range c.ExtraHosts {
+		name, addr, ok := strings.Cut(h, ":")
+		if _, err := netip.ParseAddr(addr); !ok || name == "" || strings.ContainsAny(name, " \t") || (err != nil && addr != "host-gateway") {
+			p.add("%s: extra host %q: want \"name:address\" with an IP address, e.g. \"db.internal:10.0.0.5\"", label, h)
+		}
+	}
+	if b := c.Build; b != nil {
+		if strings.TrimSpace(b.Context) == "" {
+			p.add("%s: Build has no Context: set it to the directory that holds the Dockerfile", label)
+		}
+		if filepath.IsAbs(b.Dockerfile) || strings.HasPrefix(filepath.Clean(b.Dockerfile), "..") {
+			p.add("%s: Build.Dockerfile %q must be a path inside Context, relative to it (e.g. \"Dockerfile\" or \"build/Dockerfile\")", label, b.Dockerfile)
+		}
+	}
+}
+
+// checkMount checks one mount; label names it.
+func (p *problems) checkMount(label string, m Mount) {
+	switch m.Type {
+	case MountBind:
+		if !filepath.IsAbs(m.Source) {
+			p.add("%s: bind source %q must be an absolute host path (use filepath.Abs)", label, m.Source)
+		}
+	case MountVolume:
+		if !nameRE.MatchString(m.Source) {
+			p.add("%s: volume name %q: use letters, digits, '_', '.' or '-' (the volume is the system's, created by firedrill)", label, m.Source)
+		}
+	default:
+		p.add("%s: unknown mount type %q: use scenarios.MountBind or scenarios.MountVolume", label, m.Type)
+	}
+	if !strings.HasPrefix(m.Target, "/") {
+		p.add("%s: target %q must be an absolute path inside the container, e.g. /data", label, m.Target)
+	}
+}
+
+// checkHealthcheck checks the container's healthcheck and that
+// [ReadyHealthy] has one to wait for (the image's is checked at start).
+func (p *problems) checkHealthcheck(label string, c ContainerSpec) {
+	h := c.Healthcheck
+	wantsHealth := needsHealthcheck(c.Ready)
+	if h == nil {
+		return
+	}
+	switch {
+	case len(h.Test) == 1 && h.Test[0] == "NONE":
+		if wantsHealth {
+			p.add("%s: Ready is ReadyHealthy but the healthcheck is disabled ([\"NONE\"]): declare a Healthcheck or choose another readiness", label)
+		}
+	case len(h.Test) >= 2 && h.Test[0] == "CMD", len(h.Test) == 2 && h.Test[0] == "CMD-SHELL":
+	default:
+		p.add("%s: healthcheck test %q: want [\"CMD\", prog, args...], [\"CMD-SHELL\", \"command line\"] or [\"NONE\"]", label, h.Test)
+	}
+	for _, d := range []struct {
+		what string
+		v    time.Duration
+	}{{"Interval", h.Interval}, {"Timeout", h.Timeout}, {"StartPeriod", h.StartPeriod}} {
+		if d.v < 0 || (d.v > 0 && d.v < time.Millisecond) {
+			p.add("%s: healthcheck %s %v: want 0 (Docker's default) or at least 1ms", label, d.what, d.v)
+		}
+	}
+	if h.Retries < 0 {
+		p.add("%s: healthcheck Retries %d is negative", label, h.Retries)
+	}
+}
+
+// checkDependsOn checks the container's DependsOn names.
+func (p *problems) checkDependsOn(c ContainerSpec, specs map[string]ContainerSpec) {
+	for _, d := range c.DependsOn {
+		switch _, ok := specs[d]; {
+		case d == c.Name:
+			p.add("container %q depends on itself: remove it from DependsOn", c.Name)
+		case !ok:
+			p.add("container %q depends on %q, which is not a container of this system (known: %s)", c.Name, d, known(specs))
 		}
 	}
 }
@@ -383,13 +484,14 @@ func (p *problems) checkLinkPort(label string, l LinkSpec, target ContainerSpec,
 }
 
 // checkLinkRefs checks the ${link:NAME} references of a container's Env
-// (in key order) and Cmd against the declared links.
+// (in key order), Cmd and Entrypoint against the declared links.
 func (p *problems) checkLinkRefs(c ContainerSpec, links map[string]bool, declared []LinkSpec) {
 	refs := []string{}
 	for _, k := range sortedKeys(c.Env) {
 		refs = append(refs, c.Env[k])
 	}
 	refs = append(refs, c.Cmd...)
+	refs = append(refs, c.Entrypoint...)
 	for _, v := range refs {
 		if strings.Count(v, "${link:") != len(linkRefRE.FindAllString(v, -1)) {
 			p.add("container %q: malformed link reference in %q: write ${link:NAME}", c.Name, v)
@@ -402,21 +504,31 @@ func (p *problems) checkLinkRefs(c ContainerSpec, links map[string]bool, declare
 	}
 }
 
-// deps returns, per container, the containers it links to (and so waits for).
+// deps returns, per container, the containers it links to or depends on
+// (DependsOn), and so waits for.
 func (s System) deps() map[string][]string {
 	d := map[string][]string{}
-	for _, l := range s.Links {
-		if l.From == Host || l.From == "" || l.To == "" || l.From == l.To {
-			continue
+	add := func(from, to string) {
+		if from == Host || from == "" || to == "" || from == to {
+			return
 		}
-		if !slices.Contains(d[l.From], l.To) {
-			d[l.From] = append(d[l.From], l.To)
+		if !slices.Contains(d[from], to) {
+			d[from] = append(d[from], to)
+		}
+	}
+	for _, l := range s.Links {
+		add(l.From, l.To)
+	}
+	for _, c := range s.Containers {
+		for _, to := range c.DependsOn {
+			add(c.Name, to)
 		}
 	}
 	return d
 }
 
-// dependencyCycle returns one cycle among container-to-container links, or nil.
+// dependencyCycle returns one cycle among container-to-container links and
+// DependsOn, or nil.
 func (s System) dependencyCycle() []string {
 	deps := s.deps()
 	const (

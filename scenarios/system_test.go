@@ -47,7 +47,7 @@ func TestValidate(t *testing.T) {
 		}, want: []string{`From "worker" is not a container of this system`, "scenarios.Host"}},
 		{name: "missing image", modify: func(s *System) {
 			s.Containers[1].Image = ""
-		}, want: []string{`container "api" has no image`, "set ContainerSpec.Image", "make images"}},
+		}, want: []string{`container "api" has no image`, "set ContainerSpec.Image", "make images", "or ContainerSpec.Build"}},
 		{name: "port not exposed", modify: func(s *System) {
 			s.Links[0].Port = "6432/tcp"
 		}, want: []string{"port 6432/tcp is not exposed by container \"db\"", `add "6432/tcp" to its Ports`}},
@@ -105,6 +105,57 @@ func TestValidate(t *testing.T) {
 		{name: "readiness port not published", modify: func(s *System) {
 			s.Containers[1].Ready = ReadyAll(ReadyHTTP("9090/tcp", "/"))
 		}, want: []string{"readiness checks port 9090/tcp, which is not in Ports"}},
+		{name: "valid with every field", modify: func(s *System) {
+			api := &s.Containers[1]
+			api.Entrypoint = []string{"/api", "--db", "${link:api->db}"}
+			api.User = "1000:1000"
+			api.Mounts = []Mount{{Type: MountBind, Source: "/srv/conf", Target: "/conf", ReadOnly: true}, {Type: MountVolume, Source: "data", Target: "/data"}}
+			api.Healthcheck = &Healthcheck{Test: []string{"CMD", "/api", "health"}, Interval: time.Second, Retries: 3}
+			api.Ready = ReadyHealthy()
+			api.ExtraHosts = []string{"db.internal:10.0.0.5", "v6:::1", "gw:host-gateway"}
+			api.DependsOn = []string{"db"}
+			s.Containers[0].Image, s.Containers[0].Build = "", &Build{Context: "./db", Dockerfile: "docker/Dockerfile"}
+		}},
+		{name: "relative bind source", modify: func(s *System) {
+			s.Containers[1].Mounts = []Mount{{Type: MountBind, Source: "conf", Target: "/conf"}}
+		}, want: []string{`container "api": mount #0: bind source "conf" must be an absolute host path`}},
+		{name: "mount without target", modify: func(s *System) {
+			s.Containers[1].Mounts = []Mount{{Type: MountVolume, Source: "data"}}
+		}, want: []string{`mount #0: target "" must be an absolute path inside the container`}},
+		{name: "unknown mount type", modify: func(s *System) {
+			s.Containers[1].Mounts = []Mount{{Type: "tmpfs", Target: "/t"}}
+		}, want: []string{`unknown mount type "tmpfs"`, "scenarios.MountBind or scenarios.MountVolume"}},
+		{name: "bad volume name", modify: func(s *System) {
+			s.Containers[1].Mounts = []Mount{{Type: MountVolume, Source: "my data", Target: "/d"}}
+		}, want: []string{`volume name "my data"`}},
+		{name: "two mounts on one target", modify: func(s *System) {
+			s.Containers[1].Mounts = []Mount{{Type: MountVolume, Source: "a", Target: "/d"}, {Type: MountVolume, Source: "b", Target: "/d"}}
+		}, want: []string{`two mounts share the target "/d"`}},
+		{name: "bad extra host", modify: func(s *System) {
+			s.Containers[1].ExtraHosts = []string{"db.internal=10.0.0.5", "db:not-an-ip", ":10.0.0.1"}
+		}, want: []string{"3 problems:", `extra host "db.internal=10.0.0.5": want "name:address"`, `extra host "db:not-an-ip"`, `extra host ":10.0.0.1"`}},
+		{name: "depends on unknown container", modify: func(s *System) {
+			s.Containers[1].DependsOn = []string{"cache"}
+		}, want: []string{`container "api" depends on "cache", which is not a container of this system (known: api, db)`}},
+		{name: "depends on itself", modify: func(s *System) {
+			s.Containers[1].DependsOn = []string{"api"}
+		}, want: []string{`container "api" depends on itself`}},
+		{name: "cycle through DependsOn and a link", modify: func(s *System) {
+			s.Containers[0].DependsOn = []string{"api"}
+		}, want: []string{"links and DependsOn form a dependency cycle", "db -> api -> db"}},
+		{name: "bad healthcheck", modify: func(s *System) {
+			s.Containers[1].Healthcheck = &Healthcheck{Test: []string{"curl", "-f", "http://localhost"}, Interval: time.Microsecond, Retries: -1}
+		}, want: []string{`healthcheck test ["curl" "-f" "http://localhost"]: want ["CMD", prog, args...]`, "healthcheck Interval 1µs", "Retries -1 is negative"}},
+		{name: "ReadyHealthy with the healthcheck disabled", modify: func(s *System) {
+			s.Containers[1].Healthcheck = &Healthcheck{Test: []string{"NONE"}}
+			s.Containers[1].Ready = ReadyAll(ReadyHealthy())
+		}, want: []string{"Ready is ReadyHealthy but the healthcheck is disabled"}},
+		{name: "build without context", modify: func(s *System) {
+			s.Containers[0].Build = &Build{Dockerfile: "/abs/Dockerfile"}
+		}, want: []string{"Build has no Context", `Build.Dockerfile "/abs/Dockerfile" must be a path inside Context`}},
+		{name: "unknown link reference in entrypoint", modify: func(s *System) {
+			s.Containers[1].Entrypoint = []string{"/api", "${link:nope}"}
+		}, want: []string{`refers to unknown link "nope"`}},
 		{name: "every problem reported", modify: func(s *System) {
 			s.Containers[0].Image = ""
 			s.Links[0].To = "nope"

@@ -11,8 +11,8 @@ import (
 )
 
 // teardown removes the containers ids (force, volumes, in parallel), then
-// any other container labelled with instance, then the network(s) of the
-// instance. Resources already gone are not errors.
+// any other container labelled with instance, then the network(s) and the
+// named volumes of the instance. Resources already gone are not errors.
 func teardown(ctx context.Context, d reaperAPI, ids []string, networkID, instance string) error {
 	var (
 		mu   sync.Mutex
@@ -72,7 +72,36 @@ func teardown(ctx context.Context, d reaperAPI, ids []string, networkID, instanc
 			note(fmt.Errorf("remove network %s: %w", short(id), err))
 		}
 	}
+	if instance != "" {
+		if _, err := removeVolumes(ctx, d, filter, nil); err != nil {
+			note(err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// removeVolumes removes the volumes that match filter and carry every
+// label of want (when given), and returns their names.
+func removeVolumes(ctx context.Context, d reaperAPI, filter client.Filters, want []string) ([]string, error) {
+	list, err := d.VolumeList(ctx, client.VolumeListOptions{Filters: filter})
+	if err != nil {
+		return nil, fmt.Errorf("list volumes: %w", err)
+	}
+	var (
+		removed []string
+		errs    []error
+	)
+	for _, v := range list.Items {
+		if want != nil && !hasLabels(v.Labels, want) {
+			continue // the daemon filtered; this guards against a filter it ignored
+		}
+		if _, err := d.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove volume %s: %w", v.Name, err))
+			continue
+		}
+		removed = append(removed, v.Name)
+	}
+	return removed, errors.Join(errs...)
 }
 
 func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }

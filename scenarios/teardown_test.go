@@ -10,6 +10,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/volume"
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
@@ -50,11 +51,17 @@ func TestTeardownRemovesContainersThenNetwork(t *testing.T) {
 	d.EXPECT().NetworkRemove(ctx, "net1", client.NetworkRemoveOptions{}).
 		Run(func(context.Context, string, client.NetworkRemoveOptions) { record("rm net1") }).
 		Return(client.NetworkRemoveResult{}, nil).Once()
+	// The instance's named volumes go last: no container uses them any more.
+	d.EXPECT().VolumeList(ctx, client.VolumeListOptions{Filters: instanceFilter("i1")}).
+		Return(client.VolumeListResult{Items: []volume.Volume{{Name: "fd-i1-sys-data"}}}, nil).Once()
+	d.EXPECT().VolumeRemove(ctx, "fd-i1-sys-data", client.VolumeRemoveOptions{Force: true}).
+		Run(func(context.Context, string, client.VolumeRemoveOptions) { record("rm volume") }).
+		Return(client.VolumeRemoveResult{}, nil).Once()
 
 	require.NoError(t, teardown(ctx, d, []string{"c1", "c2", "toxi"}, "net1", "i1"))
-	require.Len(t, order, 5)
+	require.Len(t, order, 6)
 	assert.ElementsMatch(t, []string{"rm c1", "rm c2", "rm toxi"}, order[:3], "known containers first, in parallel")
-	assert.Equal(t, []string{"rm stray", "rm net1"}, order[3:], "then stragglers, then the network")
+	assert.Equal(t, []string{"rm stray", "rm net1", "rm volume"}, order[3:], "then stragglers, then the network, then the volumes")
 }
 
 func TestTeardownIgnoresGoneAndJoinsErrors(t *testing.T) {
@@ -66,6 +73,7 @@ func TestTeardownIgnoresGoneAndJoinsErrors(t *testing.T) {
 	d.EXPECT().ContainerRemove(ctx, "stuck", forceRemove).Return(client.ContainerRemoveResult{}, boom).Once()
 	d.EXPECT().ContainerList(ctx, mock.Anything).Return(client.ContainerListResult{}, nil).Once()
 	d.EXPECT().NetworkList(ctx, mock.Anything).Return(client.NetworkListResult{}, nil).Once()
+	d.EXPECT().VolumeList(ctx, mock.Anything).Return(client.VolumeListResult{}, nil).Once()
 	netErr := errors.New("network has active endpoints")
 	d.EXPECT().NetworkRemove(ctx, "net1", client.NetworkRemoveOptions{}).Return(client.NetworkRemoveResult{}, netErr).Once()
 
@@ -87,6 +95,7 @@ func TestCloseIsIdempotent(t *testing.T) {
 	d.EXPECT().ContainerRemove(ctx, "c1", forceRemove).Return(client.ContainerRemoveResult{}, nil).Once()
 	d.EXPECT().ContainerList(ctx, mock.Anything).Return(client.ContainerListResult{}, nil).Once()
 	d.EXPECT().NetworkList(ctx, mock.Anything).Return(client.NetworkListResult{}, nil).Once()
+	d.EXPECT().VolumeList(ctx, mock.Anything).Return(client.VolumeListResult{}, nil).Once()
 	d.EXPECT().NetworkRemove(ctx, "net1", mock.Anything).Return(client.NetworkRemoveResult{}, nil).Once()
 
 	var wg sync.WaitGroup
@@ -126,6 +135,7 @@ func TestCloseWaitsForTheFirstClose(t *testing.T) {
 		Return(client.ContainerRemoveResult{}, nil).Once()
 	d.EXPECT().ContainerList(ctx, mock.Anything).Return(client.ContainerListResult{}, nil).Once()
 	d.EXPECT().NetworkList(ctx, mock.Anything).Return(client.NetworkListResult{}, nil).Once()
+	d.EXPECT().VolumeList(ctx, mock.Anything).Return(client.VolumeListResult{}, nil).Once()
 	first := make(chan error, 1)
 	go func() { first <- r.Close(ctx) }()
 	require.Eventually(t, r.isClosed, time.Second, time.Millisecond)
@@ -160,11 +170,17 @@ func TestWipeRemovesOnlyLabelled(t *testing.T) {
 		{Network: network.Network{ID: "n2", Name: "bridge"}},
 	}}, nil).Once()
 	d.EXPECT().NetworkRemove(ctx, "n1", client.NetworkRemoveOptions{}).Return(client.NetworkRemoveResult{}, nil).Once()
+	d.EXPECT().VolumeList(ctx, client.VolumeListOptions{Filters: want}).Return(client.VolumeListResult{Items: []volume.Volume{
+		{Name: "fd-1-sys-data", Labels: map[string]string{"firedrill": "true"}},
+		{Name: "someone-elses", Labels: map[string]string{}},
+	}}, nil).Once()
+	d.EXPECT().VolumeRemove(ctx, "fd-1-sys-data", client.VolumeRemoveOptions{Force: true}).Return(client.VolumeRemoveResult{}, nil).Once()
 
 	removed, err := wipe(ctx, d, "firedrill=true")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"aaaaaaaaaaaa /fd-1-app"}, removed.Containers)
 	assert.Equal(t, []string{"n1 fd-net"}, removed.Networks)
+	assert.Equal(t, []string{"fd-1-sys-data"}, removed.Volumes)
 	// The mock fails the test on any call not expected above: nothing
 	// unlabelled was removed.
 }

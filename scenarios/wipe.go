@@ -14,10 +14,12 @@ import (
 type Removed struct {
 	Containers []string
 	Networks   []string
+	Volumes    []string
 }
 
-// Wipe removes every container, then every network, labelled firedrill=true:
-// what a killed test process left behind. Nothing unlabelled is touched.
+// Wipe removes every container, then every network and named volume,
+// labelled firedrill=true: what a killed test process left behind. Nothing
+// unlabelled is touched (built images, a cache, are kept).
 func Wipe(ctx context.Context) (Removed, error) {
 	d, err := NewDockerClient(ctx)
 	if err != nil {
@@ -27,7 +29,7 @@ func Wipe(ctx context.Context) (Removed, error) {
 	return wipe(ctx, d, LabelFiredrill+"=true")
 }
 
-// WipeRun removes the containers and networks of one run id (see [RunID]).
+// WipeRun removes the containers, networks and volumes of one run id (see [RunID]).
 func WipeRun(ctx context.Context, runID string) (Removed, error) {
 	if runID == "" {
 		return Removed{}, errors.New("wipe run: empty run id")
@@ -40,9 +42,9 @@ func WipeRun(ctx context.Context, runID string) (Removed, error) {
 	return wipe(ctx, d, LabelFiredrill+"=true", LabelRun+"="+runID)
 }
 
-// WipeWith removes, through d, the containers and then the networks that
-// carry every one of the given labels ("key=value"); at least one label is
-// required.
+// WipeWith removes, through d, the containers and then the networks and
+// volumes that carry every one of the given labels ("key=value"); at least
+// one label is required.
 func WipeWith(ctx context.Context, d client.APIClient, labels ...string) (Removed, error) {
 	return wipe(ctx, d, labels...)
 }
@@ -96,6 +98,11 @@ func wipe(ctx context.Context, d reaperAPI, labels ...string) (Removed, error) {
 			continue
 		}
 		out.Networks = append(out.Networks, short(n.ID)+" "+n.Name)
+	}
+	vols, err := removeVolumes(ctx, d, filter, labels)
+	out.Volumes = vols
+	if err != nil {
+		errs = append(errs, fmt.Errorf("wipe: %w", err))
 	}
 	return out, errors.Join(errs...)
 }

@@ -3,7 +3,7 @@
 # Debian's packages. Nothing is pulled from a container registry.
 #
 #   scripts/images.sh [NAME...]     NAME: toxiproxy postgres stub pipeline
-#                                   prometheus alertmanager nats
+#                                   prometheus alertmanager etcd nats
 #                                   (default: all)
 #
 # Each image is tagged firedrill/NAME:<inputs hash>, where the hash covers
@@ -53,6 +53,10 @@
 #                        covers only the pin, the Go toolchain, the flags
 #                        and its recipe (nats_image), like the upstream
 #                        images'.
+#
+#   firedrill/etcd       etcd (ETCD_VERSION below), built through its etcdmain
+#                        package in a temporary module, FROM scratch. See
+#                        "etcd image" below.
 #
 #   firedrill/postgres   PostgreSQL 15 from Debian bookworm's packages
 #                        (mmdebstrap --variant=apt, then docker import).
@@ -110,7 +114,7 @@ if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 	export PATH="$PATH:/usr/local/go/bin"
 fi
 
-ALL=(toxiproxy postgres stub pipeline prometheus alertmanager nats)
+ALL=(toxiproxy postgres stub pipeline prometheus alertmanager etcd nats)
 DEBIAN_SUITE=bookworm
 DEBIAN_PACKAGES=postgresql-15
 DEBIAN_MIRROR=${FIREDRILL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -135,6 +139,10 @@ UPSTREAM_BUILD_FLAGS=(-trimpath -mod=readonly)
 NATS_MODULE=github.com/nats-io/nats-server/v2
 NATS_VERSION=v2.15.2
 # ---- end NATS ----
+
+# etcd (the catalogue's scenarios/etcd): its own pin and recipe, etcd_image.
+ETCD_MODULE=go.etcd.io/etcd/server/v3
+ETCD_VERSION=v3.6.8
 UPSTREAM_LDFLAGS="-s -w"
 
 die() { printf 'images.sh: %s\n' "$*" >&2; exit 1; }
@@ -434,6 +442,68 @@ nats_image() {
 }
 # ---- end NATS ----
 
+# ---- etcd image: firedrill/etcd ---------------------------------------------
+#   firedrill/etcd:local   entrypoint /bin/etcd, user 65534:65534, client API
+#     on 2379/tcp, peers on 2380/tcp, WORKDIR /etcd (65534:65534, 1777: the
+#     data directory goes below it, on the container's own filesystem, which
+#     a `docker start` after a kill keeps). Default cmd: a single member
+#     listening on every interface, data in /etcd/default.etcd:
+#       docker run -d -p 127.0.0.1::2379 firedrill/etcd:local
+#       curl 127.0.0.1:<port>/health   # {"health":"true",...}
+#     A cmd replaces the whole default: give --name, --data-dir, the listen
+#     and advertise URLs and --initial-cluster (scenarios/etcd does).
+#     The JSON gRPC gateway answers on the client port (POST /v3/kv/put,
+#     /v3/kv/range, /v3/kv/txn, /v3/maintenance/status).
+#
+# etcd_inputs prints what the etcd image is made of: the pin, the Go
+# toolchain, the build flags and the recipe (not the rest of this script).
+etcd_inputs() {
+	printf 'etcd %s@%s\n' "$ETCD_MODULE" "$ETCD_VERSION"
+	printf 'go %s %s %s cgo=%s goos=%s\n' "$GOVERSION" "$GOARCH" "$GOFLAGS" "$CGO_ENABLED" "$GOOS"
+	printf 'flags %s ldflags %s\n' "${UPSTREAM_BUILD_FLAGS[*]}" "$UPSTREAM_LDFLAGS"
+	printf 'recipe %s\n' "$(declare -f etcd_image | sha)"
+}
+
+# etcd_image TAG builds firedrill/etcd: a temporary module outside
+# firedrill's (so etcd's dependency tree never enters firedrill's go.mod)
+# whose main calls etcdmain.Main, like etcd's own binary; its requirements
+# are what the pinned server module asks for (go mod tidy, minimal version
+# selection, checked against the checksum database), then a static binary
+# FROM scratch.
+etcd_image() {
+	local tag=$1 dir="$WORK/etcd" stage="$WORK/etcd/root"
+	mkdir -p "$dir/src" "$stage/bin" "$stage/etcd" "$stage/tmp"
+	cat >"$dir/src/main.go" <<'EOF'
+// Command etcd is etcd's server, built by firedrill from its Go module.
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+EOF
+	printf 'module firedrill.local/etcd\n\ngo 1.24.0\n\nrequire %s %s\n' "$ETCD_MODULE" "$ETCD_VERSION" >"$dir/src/go.mod"
+	if ! (cd "$dir/src" && GOWORK=off GOFLAGS=-mod=mod go mod tidy && GOWORK=off go build "${UPSTREAM_BUILD_FLAGS[@]}" -ldflags "$UPSTREAM_LDFLAGS" -o "$stage/bin/etcd" .) >"$dir/build.log" 2>&1; then
+		grep -v '^go: downloading ' "$dir/build.log" | tail -n 40 >&2
+		die "etcd: go build $ETCD_MODULE@$ETCD_VERSION (etcdmain) failed (log above; GOPROXY=$(go env GOPROXY))"
+	fi
+	chmod 0755 "$stage/bin"
+	chmod 1777 "$stage/etcd" "$stage/tmp"
+	(cd "$stage" && tar --numeric-owner --owner=0 --group=0 -cf "$dir/rootfs.tar" ./bin ./tmp)
+	tar --numeric-owner --owner=65534 --group=65534 -C "$stage" -rf "$dir/rootfs.tar" ./etcd
+	docker import --message "firedrill scripts/images.sh" \
+		--change 'ENTRYPOINT ["/bin/etcd"]' \
+		--change 'CMD ["--name=default","--data-dir=/etcd/default.etcd","--listen-client-urls=http://0.0.0.0:2379","--advertise-client-urls=http://127.0.0.1:2379","--listen-peer-urls=http://0.0.0.0:2380","--initial-advertise-peer-urls=http://127.0.0.1:2380","--initial-cluster=default=http://127.0.0.1:2380"]' \
+		--change "USER 65534:65534" \
+		--change "WORKDIR /etcd" \
+		--change "EXPOSE 2379/tcp 2380/tcp" \
+		--change "LABEL org.firedrill.image=etcd org.firedrill.inputs=${tag##*:} org.firedrill.upstream=$ETCD_MODULE@$ETCD_VERSION" \
+		"$dir/rootfs.tar" "$tag" >/dev/null
+}
+
 postgres_inputs() {
 	printf 'script %s\nentrypoint %s\n' "$SELF_HASH" "$(sha <"$PG_ENTRYPOINT")"
 	printf 'debian %s %s %s %s %s\n' "$DEBIAN_SUITE" "$DEBIAN_PACKAGES" "$DEBIAN_MIRROR" "$DEBIAN_SECURITY_MIRROR" "$(dpkg --print-architecture 2>/dev/null || uname -m)"
@@ -548,12 +618,15 @@ image() {
 		;;
 	postgres | prometheus | alertmanager) pkg= ;;
 	nats) pkg= ;; # NATS (catalogue)
+	etcd) pkg= ;;
 	*) die "unknown image $name (known: ${ALL[*]})" ;;
 	esac
 	if [ "$name" = postgres ]; then
 		hash=$(postgres_inputs | sha)
 	elif [ "$name" = nats ]; then # NATS (catalogue)
 		hash=$(nats_inputs | sha)
+	elif [ "$name" = etcd ]; then
+		hash=$(etcd_inputs | sha)
 	elif [ -z "$pkg" ]; then
 		hash=$(upstream_inputs "$name" | sha)
 	else
@@ -575,6 +648,10 @@ image() {
 		nats) # NATS (catalogue)
 			printf '%-12s %-9s %s\n' "$name" building "($NATS_MODULE@$NATS_VERSION)"
 			nats_image "$tag"
+			;;
+		etcd)
+			printf '%-12s %-9s %s\n' "$name" building "($ETCD_MODULE@$ETCD_VERSION through etcdmain; about 1 min with a cold Go cache)"
+			etcd_image "$tag"
 			;;
 		prometheus | alertmanager)
 			if [ "$name" = prometheus ]; then

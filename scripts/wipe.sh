@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# wipe.sh removes every Docker container, then every network, labelled
-# firedrill=true: what a killed test process left behind. Nothing else is
-# touched (no images, no volumes, nothing unlabelled). It is the fallback of
+# wipe.sh removes every Docker container, then every network and named
+# volume, labelled firedrill=true: what a killed test process left behind.
+# Nothing else is touched (no images, nothing unlabelled). It is the fallback of
 # `make wipe` when cmd/firedrill is not there; `firedrill wipe` does the same.
 set -euo pipefail
 
@@ -17,6 +17,11 @@ if [ -n "$networks" ]; then
 	# shellcheck disable=SC2086
 	docker network rm $networks >/dev/null || status=1
 fi
-printf 'wipe: removed %d containers, %d networks labelled %s\n' \
-	"$(printf '%s' "$containers" | grep -c .)" "$(printf '%s' "$networks" | grep -c .)" "$label"
+volumes=$(docker volume ls -q --filter "label=$label")
+if [ -n "$volumes" ]; then
+	# shellcheck disable=SC2086
+	docker volume rm -f $volumes >/dev/null || status=1
+fi
+printf 'wipe: removed %d containers, %d networks, %d volumes labelled %s\n' \
+	"$(printf '%s' "$containers" | grep -c .)" "$(printf '%s' "$networks" | grep -c .)" "$(printf '%s' "$volumes" | grep -c .)" "$label"
 exit $status

@@ -114,6 +114,21 @@ func TestClusterStartsWithAReplicatedStream(t *testing.T) {
 	landed, err := c.Landed(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, acked, landed, "every acknowledged publish is in the stream once, in order")
+
+	// A retry (the same id published again) is stored once with the
+	// Nats-Msg-Id header, twice without it: the read-back counts it.
+	_, err = w.Op(ctx, 0)
+	require.NoError(t, err)
+	raw := c.Publish(load.Constant(200), nats.WithoutDedupe())
+	for range 2 {
+		_, err = raw.Op(ctx, 0)
+		require.NoError(t, err)
+	}
+	landed, err = c.Landed(ctx)
+	require.NoError(t, err)
+	require.Len(t, landed, len(acked)+2)
+	assert.Equal(t, acked, landed[:len(acked)], "the deduplicated retry was not stored")
+	assert.Equal(t, landed[len(acked)], landed[len(acked)+1], "without the header the retry is stored twice")
 }
 
 // requireRoutesThroughLinks asserts every route connection of every member

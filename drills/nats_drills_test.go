@@ -1,6 +1,7 @@
 package drills_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -90,7 +91,22 @@ func TestDrillNATSLeaderKill(t *testing.T) {
 	})
 	t.Logf("killed %s: TTR %s, %d acknowledged, lost %d, duplicated %d",
 		leader.Chosen(), res.Measures.TTR, res.Integrity.Acknowledged, res.Integrity.Lost, res.Integrity.Duplicated)
-	requireRejoined(t, c) // every member holds a current replica again
+	requireRejoined(t, c)                // every member holds a current replica again
+	requireStoreKept(t, leader.Chosen()) // the killed member found its store when started again
+}
+
+// requireStoreKept asserts the killed member found its JetStream store when
+// it was started again: nats-server logs "JetStream cluster bootstrapping"
+// when it starts on an empty store, "JetStream cluster recovering state"
+// when it finds one.
+func requireStoreKept(t *testing.T, m faults.ContainerTarget) {
+	t.Helper()
+	member, ok := m.(*scenarios.Container)
+	require.True(t, ok, "the chosen target %v is a member", m)
+	logs, err := member.Logs(t.Context(), 0)
+	require.NoError(t, err)
+	assert.Equal(t, 1, strings.Count(logs, "JetStream cluster bootstrapping"), "%s bootstrapped once, at its first start", member)
+	assert.Contains(t, logs, "JetStream cluster recovering state", "%s started again with its store", member)
 }
 
 // natsLeaderKill is TestDrillNATSLeaderKill's drill, for its twin.

@@ -3,6 +3,7 @@ package nats_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -168,4 +169,41 @@ func requireRoutesThroughLinks(t *testing.T, c *nats.Cluster) {
 		assert.Len(t, peers, 2, "%s is routed to both other members: %v", m, peers)
 	}
 	assert.Len(t, ips, 1, "every route's remote end is toxiproxy: %v", ips)
+}
+
+// TestKilledMemberFindsItsStore shows what the drills' store check reads:
+// a member killed and started again logs "recovering state" when its store
+// is on the container's filesystem (the catalogue's choice), and
+// "bootstrapping" a second time when the store was a tmpfs, emptied by
+// the start.
+func TestKilledMemberFindsItsStore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts NATS clusters in Docker")
+	}
+	for _, tmpfs := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tmpfs=%t", tmpfs), func(t *testing.T) {
+			sys := nats.System()
+			for i := range sys.Containers {
+				if tmpfs {
+					sys.Containers[i].Tmpfs = map[string]string{nats.StoreDir: "size=64m,mode=1777"}
+				}
+				sys.Containers[i].Ready = scenarios.ReadyHTTP(nats.MonitorPort, "/healthz")
+			}
+			r := scenarios.Start(t, sys, scenarios.WithParallelStart())
+			m := r.MustContainer(nats.Nats3)
+			ctx := t.Context()
+			require.NoError(t, m.Kill(ctx, "SIGKILL"))
+			require.NoError(t, m.Start(ctx))
+			require.NoError(t, m.WaitReady(ctx))
+			logs, err := m.Logs(ctx, 0)
+			require.NoError(t, err)
+			if tmpfs {
+				assert.Equal(t, 2, strings.Count(logs, "JetStream cluster bootstrapping"), "an emptied store bootstraps again")
+				assert.NotContains(t, logs, "JetStream cluster recovering state")
+				return
+			}
+			assert.Equal(t, 1, strings.Count(logs, "JetStream cluster bootstrapping"))
+			assert.Contains(t, logs, "JetStream cluster recovering state")
+		})
+	}
 }

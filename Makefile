@@ -61,6 +61,10 @@ drill: images ## run the reference drill suite (the pipeline), write the report 
 	echo "report: $(REPORT_DIR)/report.html (also report.json, report.md, junit.xml)"; \
 	exit $$rc
 
+.PHONY: drill-catalogue
+drill-catalogue: ## the catalogue's drills (etcd, NATS JetStream) and the Compose example, with their report in out/catalogue
+	@$(MAKE) --no-print-directory drill DRILL_RUN='^Test(Etcd|NATS|Compose)' REPORT_DIR='$(CURDIR)/out/catalogue'
+
 .PHONY: drill-defects
 drill-defects: images ## plant each defect in the reference pipeline and require its drill to fail with the right verdict; print the table
 	@mkdir -p out

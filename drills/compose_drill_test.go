@@ -170,9 +170,9 @@ func composeDBOutage(run *scenarios.Running, name string) drills.Drill {
 	}
 }
 
-// TestDrillComposeDBOutage drills the example Compose project: a database
+// TestComposeDBOutage drills the example Compose project: a database
 // outage that loses no acknowledged order.
-func TestDrillComposeDBOutage(t *testing.T) {
+func TestComposeDBOutage(t *testing.T) {
 	run := startComposeExample(t)
 	res := drills.Run(t, composeDBOutage(run, "compose-db-outage"))
 	requireNoLoss(t, res)
@@ -181,11 +181,11 @@ func TestDrillComposeDBOutage(t *testing.T) {
 	tighter(t, res, drills.Budget{TTR: time.Second}, "ttr")
 }
 
-// TestDrillComposeAckBeforeCommit is the same drill on the same project
+// TestComposeAckBeforeCommit is the same drill on the same project
 // with the service's planted defect switched on through the Compose file's
 // interpolation (ORDERS_ACK_BEFORE_COMMIT=true): orders acknowledged during
 // the outage are never written, and the drill must fail on lost writes.
-func TestDrillComposeAckBeforeCommit(t *testing.T) {
+func TestComposeAckBeforeCommit(t *testing.T) {
 	run := startComposeExample(t, scenarios.ComposeEnv("ORDERS_ACK_BEFORE_COMMIT", "true"))
 	require.Equal(t, "true", run.System.Containers[0].Env["ORDERS_ACK_BEFORE_COMMIT"], "containers sorted: app first")
 	d := composeDBOutage(run, "compose-ack-before-commit")
@@ -202,10 +202,10 @@ func TestDrillComposeAckBeforeCommit(t *testing.T) {
 	assert.Contains(t, missed, "lost", "missed: %s", strings.Join(missed, ", "))
 }
 
-// TestDrillComposeAppKill: the app container is SIGKILLed and started
+// TestComposeAppKill: the app container is SIGKILLed and started
 // again 2 s later (Kill's revert); orders committed before the kill are all
 // there afterwards.
-func TestDrillComposeAppKill(t *testing.T) {
+func TestComposeAppKill(t *testing.T) {
 	run := startComposeExample(t)
 	d := composeDBOutage(run, "compose-app-kill")
 	d.Faults = faults.For(time.Second, 2*time.Second, faults.Kill(run.MustContainer("app"), "SIGKILL"))

@@ -43,10 +43,10 @@ const (
 	etcdSlowTTR      = 3800 * time.Millisecond
 )
 
-// TestDrillEtcdLeaderKill: the leader is SIGKILLed and stays down until the
+// TestEtcdLeaderKill: the leader is SIGKILLed and stays down until the
 // drill ends; the other two elect a new leader and serve again. Kill's
 // revert starts the same container, which rejoins with its data.
-func TestDrillEtcdLeaderKill(t *testing.T) {
+func TestEtcdLeaderKill(t *testing.T) {
 	c := etcd.Start(t)
 	res := drills.Run(t, drills.Drill{
 		Name:      "etcd-leader-kill",
@@ -85,11 +85,11 @@ func missedNames(res *drills.Result) []string {
 	return out
 }
 
-// TestDrillEtcdLeaderKillSlowElection is leader-kill on a cluster whose
+// TestEtcdLeaderKillSlowElection is leader-kill on a cluster whose
 // election timeout is 5 s (a real misconfiguration: the followers wait 5 to
 // 10 s before they notice the leader is gone): it recovers, but too slowly
 // for the TTR budget.
-func TestDrillEtcdLeaderKillSlowElection(t *testing.T) {
+func TestEtcdLeaderKillSlowElection(t *testing.T) {
 	c := etcd.Start(t, etcd.WithElectionTimeout(5*time.Second))
 	d := killDrill(c, "etcd-leader-kill-slow-election", faults.Kill(faults.Choose("leader", c.Leader), "SIGKILL"))
 	res, err := drills.Execute(t.Context(), d)
@@ -100,12 +100,12 @@ func TestDrillEtcdLeaderKillSlowElection(t *testing.T) {
 	t.Logf("broken twin %s: TTR %s, missed %v", d.Name, res.Measures.TTR, missedNames(res))
 }
 
-// TestDrillEtcdLeaderKillDataOnTmpfs is the trap of a member whose data
+// TestEtcdLeaderKillDataOnTmpfs is the trap of a member whose data
 // is on a tmpfs: Kill refuses to start it again with its tmpfs emptied;
 // told to anyway (AllowEmptyTmpfs), the member comes back without its data,
 // etcd refuses to start it ("already bootstrapped"), and the drill fails
 // on the revert.
-func TestDrillEtcdLeaderKillDataOnTmpfs(t *testing.T) {
+func TestEtcdLeaderKillDataOnTmpfs(t *testing.T) {
 	c := etcd.Start(t, etcd.WithData(etcd.DataOnTmpfs))
 	kill := faults.Kill(faults.Choose("leader", c.Leader), "SIGKILL")
 	res, err := drills.Execute(t.Context(), killDrill(c, "etcd-leader-kill-tmpfs-refused", kill))
@@ -139,11 +139,11 @@ func partitionDrill(c *etcd.Cluster, name string, w load.Workload) drills.Drill 
 	}
 }
 
-// TestDrillEtcdLeaderPartition: the leader is partitioned away; the other
+// TestEtcdLeaderPartition: the leader is partitioned away; the other
 // two elect a new leader, the client moves to them, and nothing
 // acknowledged is lost. Healing (at the end) brings the old leader back as
 // a follower.
-func TestDrillEtcdLeaderPartition(t *testing.T) {
+func TestEtcdLeaderPartition(t *testing.T) {
 	c := etcd.Start(t)
 	res := drills.Run(t, partitionDrill(c, "etcd-leader-partition", c.Puts(load.Constant(etcdRate))))
 	require.NotEmpty(t, res.Episodes, "the partition must break the steady state")
@@ -153,10 +153,10 @@ func TestDrillEtcdLeaderPartition(t *testing.T) {
 	assert.Len(t, sts, etcd.Size)
 }
 
-// TestDrillEtcdLeaderPartitionPinnedClient is leader-partition with a
+// TestEtcdLeaderPartitionPinnedClient is leader-partition with a
 // client configured with one endpoint, the leader's: it has nowhere to go,
 // so the cluster's failover does not restore it.
-func TestDrillEtcdLeaderPartitionPinnedClient(t *testing.T) {
+func TestEtcdLeaderPartitionPinnedClient(t *testing.T) {
 	c := etcd.Start(t)
 	leader, err := c.LeaderMember(t.Context())
 	require.NoError(t, err)
@@ -188,10 +188,10 @@ func slowFollowerDrill(c *etcd.Cluster, name string, hold time.Duration) drills.
 	}
 }
 
-// TestDrillEtcdSlowFollower: a follower is slow for 3 s; the puts sent
+// TestEtcdSlowFollower: a follower is slow for 3 s; the puts sent
 // through it are slow meanwhile, and the cluster is restored promptly once
 // it is fast again, nothing lost.
-func TestDrillEtcdSlowFollower(t *testing.T) {
+func TestEtcdSlowFollower(t *testing.T) {
 	c := etcd.Start(t)
 	res := drills.Run(t, slowFollowerDrill(c, "etcd-slow-follower", 3*time.Second))
 	require.NotEmpty(t, res.Episodes)
@@ -200,10 +200,10 @@ func TestDrillEtcdSlowFollower(t *testing.T) {
 	assert.GreaterOrEqual(t, res.Measures.TTR.Value, 3*time.Second-700*time.Millisecond, "restored only once the follower is fast again")
 }
 
-// TestDrillEtcdSlowFollowerStaysSlow is slow-follower with a follower that
+// TestEtcdSlowFollowerStaysSlow is slow-follower with a follower that
 // stays slow for 8 s (nobody fixes it in time): restored too late for the
 // budget.
-func TestDrillEtcdSlowFollowerStaysSlow(t *testing.T) {
+func TestEtcdSlowFollowerStaysSlow(t *testing.T) {
 	c := etcd.Start(t)
 	res, err := drills.Execute(t.Context(), slowFollowerDrill(c, "etcd-slow-follower-stays-slow", 8*time.Second))
 	require.NoError(t, err, res.FormatTimeline())

@@ -73,12 +73,12 @@ const natsElectionTTR = 15500 * time.Millisecond
 // than the budget, so that a stream that must wait for it (R1) misses it.
 const natsLeaderOut = 17 * time.Second
 
-// TestDrillNATSLeaderKill: the stream's leader, found through JetStream
+// TestNATSLeaderKill: the stream's leader, found through JetStream
 // when the fault fires, is SIGKILLed and started again (the same container:
 // its store kept) 17 s later. The other two replicas elect a new leader,
 // publishes are acknowledged again within the budget, nothing acknowledged
 // is lost or stored twice, and the killed member rejoins.
-func TestDrillNATSLeaderKill(t *testing.T) {
+func TestNATSLeaderKill(t *testing.T) {
 	c := nats.Start(t) // nats1..nats3, routes through toxiproxy, an R3 stream
 	leader := faults.Choose("leader", c.StreamLeader)
 	res := drills.Run(t, drills.Drill{
@@ -109,7 +109,7 @@ func requireStoreKept(t *testing.T, m faults.ContainerTarget) {
 	assert.Contains(t, logs, "JetStream cluster recovering state", "%s started again with its store", member)
 }
 
-// natsLeaderKill is TestDrillNATSLeaderKill's drill, for its twin.
+// natsLeaderKill is TestNATSLeaderKill's drill, for its twin.
 func natsLeaderKill(c *nats.Cluster, name string) drills.Drill {
 	d := natsBase(c, name)
 	d.Faults = faults.For(time.Second, natsLeaderOut, faults.Kill(faults.Choose("leader", c.StreamLeader), "SIGKILL"))
@@ -134,10 +134,10 @@ func requireRejoined(t *testing.T, c *nats.Cluster) {
 	}, 20*time.Second, 250*time.Millisecond, "every member rejoins the stream")
 }
 
-// TestDrillNATSLeaderKillR1 is the leader-kill drill on an R1 stream: its
+// TestNATSLeaderKillR1 is the leader-kill drill on an R1 stream: its
 // one replica is killed, nothing can take over until the member is started
 // again 17 s later, and the same budget must fail.
-func TestDrillNATSLeaderKillR1(t *testing.T) {
+func TestNATSLeaderKillR1(t *testing.T) {
 	c := nats.Start(t, nats.WithReplicas(1))
 	res, err := drills.Execute(t.Context(), natsLeaderKill(c, "nats-leader-kill-r1"))
 	require.NoError(t, err)
@@ -155,21 +155,21 @@ func natsLeaderPartition(c *nats.Cluster, name string) drills.Drill {
 	return d
 }
 
-// TestDrillNATSLeaderPartition: the majority side elects a new leader and
+// TestNATSLeaderPartition: the majority side elects a new leader and
 // the client leaves the cut-off member (its pings go unanswered), so
 // publishes recover while the partition lasts; the old leader rejoins when
 // it heals. Nothing acknowledged is lost or stored twice.
-func TestDrillNATSLeaderPartition(t *testing.T) {
+func TestNATSLeaderPartition(t *testing.T) {
 	c := nats.Start(t)
 	res := drills.Run(t, natsLeaderPartition(c, "nats-leader-partition"))
 	requireNoLoss(t, res)
 	requireRejoined(t, c) // every member holds a current replica again
 }
 
-// TestDrillNATSLeaderPartitionR1: on an R1 stream the partitioned member
+// TestNATSLeaderPartitionR1: on an R1 stream the partitioned member
 // holds the only copy, publishes fail until the partition heals, and the
 // same budget must fail.
-func TestDrillNATSLeaderPartitionR1(t *testing.T) {
+func TestNATSLeaderPartitionR1(t *testing.T) {
 	c := nats.Start(t, nats.WithReplicas(1))
 	res, err := drills.Execute(t.Context(), natsLeaderPartition(c, "nats-leader-partition-r1"))
 	require.NoError(t, err)
@@ -198,17 +198,17 @@ func natsSlowFollower(t *testing.T, c *nats.Cluster, name string) drills.Drill {
 	return d
 }
 
-// TestDrillNATSSlowFollower: one slow follower does not slow the stream.
-func TestDrillNATSSlowFollower(t *testing.T) {
+// TestNATSSlowFollower: one slow follower does not slow the stream.
+func TestNATSSlowFollower(t *testing.T) {
 	c := nats.Start(t)
 	res := drills.Run(t, natsSlowFollower(t, c, "nats-slow-follower"))
 	requireNoLoss(t, res)
 }
 
-// TestDrillNATSSlowFollowerR2: on an R2 stream the quorum is both
+// TestNATSSlowFollowerR2: on an R2 stream the quorum is both
 // replicas, so a slow follower slows every acknowledgement, and the drill
 // that expects no impact must fail.
-func TestDrillNATSSlowFollowerR2(t *testing.T) {
+func TestNATSSlowFollowerR2(t *testing.T) {
 	c := nats.Start(t, nats.WithReplicas(2))
 	res, err := drills.Execute(t.Context(), natsSlowFollower(t, c, "nats-slow-follower-r2"))
 	require.NoError(t, err)

@@ -39,7 +39,7 @@
 #                        covers only the pin, the Go toolchain, the build
 #                        flags and their recipe (upstream_image), not the
 #                        rest of this script: editing other parts does not
-#                        redo the ~6 min Prometheus build. How to run them:
+#                        redo the ~2 min Prometheus build. How to run them:
 #                        see "Upstream images" below.
 #
 #   firedrill/nats       nats-server (NATS_VERSION below) from the Go module
@@ -655,7 +655,7 @@ image() {
 			;;
 		prometheus | alertmanager)
 			if [ "$name" = prometheus ]; then
-				printf '%-12s %-9s %s\n' "$name" building "($PROMETHEUS_MODULE@$PROMETHEUS_VERSION; about 6 min with a cold Go cache on 2 cores)"
+				printf '%-12s %-9s %s\n' "$name" building "($PROMETHEUS_MODULE@$PROMETHEUS_VERSION; about 2 min with a cold Go cache on 2 cores)"
 			else
 				printf '%-12s %-9s %s\n' "$name" building "($ALERTMANAGER_MODULE@$ALERTMANAGER_VERSION; about 25 s after prometheus, which shares most of its dependencies)"
 			fi

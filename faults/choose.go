@@ -42,71 +42,78 @@ var ErrUnresolved = errors.New("target not chosen yet")
 // what the lookup returned (*scenarios.Container satisfies them all); an
 // optional interface the chosen target lacks answers as if the Choice did
 // not have it either.
-type Choice struct {
-	role string
-	find func(ctx context.Context) (ContainerTarget, error)
-
-	mu  sync.Mutex
-	cur ContainerTarget
-}
+type Choice struct{ chosen[ContainerTarget] }
 
 // Choose is a target chosen by find each time a fault on it is injected;
 // role names what find looks for ("leader", "a follower") in fault names
 // and errors.
 func Choose(role string, find func(ctx context.Context) (ContainerTarget, error)) *Choice {
-	return &Choice{role: role, find: find}
+	return &Choice{chosen[ContainerTarget]{role: role, find: find, what: "target"}}
+}
+
+// chosen is a target of type T chosen by a lookup: what Choice and
+// LinkChoice share.
+type chosen[T any] struct {
+	role string
+	find func(ctx context.Context) (T, error)
+	what string // "target" or "link", for errors
+
+	mu  sync.Mutex
+	cur T
+	ok  bool
 }
 
 // Role is what the lookup looks for.
-func (c *Choice) Role() string { return c.role }
+func (c *chosen[T]) Role() string { return c.role }
 
-// Chosen is the target the last lookup returned, nil before the first.
-func (c *Choice) Chosen() ContainerTarget {
+// Chosen is what the last lookup returned, the zero value (nil) before the
+// first.
+func (c *chosen[T]) Chosen() T {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.cur
 }
 
 // String is "<chosen> = <role>" once chosen, "<role>?" before.
-func (c *Choice) String() string {
-	if cur := c.Chosen(); cur != nil {
+func (c *chosen[T]) String() string {
+	c.mu.Lock()
+	cur, ok := c.cur, c.ok
+	c.mu.Unlock()
+	if ok {
 		return nameOf(cur) + " = " + c.role
 	}
 	return c.role + "?"
 }
 
-func (c *Choice) validate() error {
+// Resolve runs the lookup (at most ResolveTimeout) and keeps its answer.
+func (c *chosen[T]) Resolve(ctx context.Context) error {
 	if c.find == nil {
 		return fmt.Errorf("choice %q: %w: the lookup is nil", c.role, ErrNoTarget)
-	}
-	return nil
-}
-
-// Resolve runs the lookup and keeps its answer.
-func (c *Choice) Resolve(ctx context.Context) error {
-	if err := c.validate(); err != nil {
-		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, ResolveTimeout)
 	defer cancel()
 	t, err := c.find(ctx)
 	if err == nil && isNil(t) {
-		err = errors.New("the lookup returned no target")
+		err = fmt.Errorf("the lookup returned no %s", c.what)
 	}
 	if err != nil {
 		return fmt.Errorf("choose %s: %w", c.role, err)
 	}
 	c.mu.Lock()
-	c.cur = t
+	c.cur, c.ok = t, true
 	c.mu.Unlock()
 	return nil
 }
 
-func (c *Choice) target() (ContainerTarget, error) {
-	if cur := c.Chosen(); cur != nil {
-		return cur, nil
+// target is the chosen target, or ErrUnresolved before the first lookup.
+func (c *chosen[T]) target() (T, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.ok {
+		var zero T
+		return zero, fmt.Errorf("%s: %w (Resolve runs before the inject)", c.role, ErrUnresolved)
 	}
-	return nil, fmt.Errorf("%s: %w (Resolve runs before the inject)", c.role, ErrUnresolved)
+	return c.cur, nil
 }
 
 // Kill delegates to the chosen target.
@@ -283,59 +290,11 @@ func (c *Choice) TmpfsMounts(ctx context.Context) ([]string, error) {
 // LinkChoice is a link chosen when the fault fires ("the link into a
 // follower"). It satisfies ToxicTarget by delegating to what the lookup
 // returned.
-type LinkChoice struct {
-	role string
-	find func(ctx context.Context) (ToxicTarget, error)
-
-	mu  sync.Mutex
-	cur ToxicTarget
-}
+type LinkChoice struct{ chosen[ToxicTarget] }
 
 // ChooseLink is a link chosen by find each time a fault on it is injected.
 func ChooseLink(role string, find func(ctx context.Context) (ToxicTarget, error)) *LinkChoice {
-	return &LinkChoice{role: role, find: find}
-}
-
-// Chosen is the link the last lookup returned, nil before the first.
-func (c *LinkChoice) Chosen() ToxicTarget {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.cur
-}
-
-// String is "<chosen> = <role>" once chosen, "<role>?" before.
-func (c *LinkChoice) String() string {
-	if cur := c.Chosen(); cur != nil {
-		return nameOf(cur) + " = " + c.role
-	}
-	return c.role + "?"
-}
-
-// Resolve runs the lookup and keeps its answer.
-func (c *LinkChoice) Resolve(ctx context.Context) error {
-	if c.find == nil {
-		return fmt.Errorf("link choice %q: %w: the lookup is nil", c.role, ErrNoTarget)
-	}
-	ctx, cancel := context.WithTimeout(ctx, ResolveTimeout)
-	defer cancel()
-	t, err := c.find(ctx)
-	if err == nil && isNil(t) {
-		err = errors.New("the lookup returned no link")
-	}
-	if err != nil {
-		return fmt.Errorf("choose %s: %w", c.role, err)
-	}
-	c.mu.Lock()
-	c.cur = t
-	c.mu.Unlock()
-	return nil
-}
-
-func (c *LinkChoice) target() (ToxicTarget, error) {
-	if cur := c.Chosen(); cur != nil {
-		return cur, nil
-	}
-	return nil, fmt.Errorf("%s: %w (Resolve runs before the inject)", c.role, ErrUnresolved)
+	return &LinkChoice{chosen[ToxicTarget]{role: role, find: find, what: "link"}}
 }
 
 // Enable delegates to the chosen link.

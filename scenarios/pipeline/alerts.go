@@ -33,7 +33,8 @@ const (
 	// AlertQuarantineGrowing (warning): quarantine grew over the last 5s,
 	// for 2s.
 	AlertQuarantineGrowing = "PipelineQuarantineGrowing"
-	// AlertWarehouseSlow (warning): p90 warehouse write over 250ms for 2s.
+	// AlertWarehouseSlow (warning): more than one warehouse write over 250ms
+	// in 10s, for 2s.
 	AlertWarehouseSlow = "PipelineWarehouseSlow"
 	// AlertLoaderRetrying (warning): loader in backoff for 2s.
 	AlertLoaderRetrying = "PipelineLoaderRetrying"

@@ -8,6 +8,7 @@
 #   scripts/cluster.sh status       the node containers, the API's view of the nodes, memory
 #   scripts/cluster.sh kubeconfig   print the path of the cluster's kubeconfig
 #   scripts/cluster.sh load IMAGE...  copy images from the local Docker store into every node
+#   scripts/cluster.sh check        run pods on every node, reach them by pod IP and Service
 #   scripts/cluster.sh wipe         remove every cluster this script made (all names)
 #
 # make cluster = build + up; make cluster-down = down; make wipe also runs wipe.
@@ -115,7 +116,7 @@ sha() { sha256sum | cut -c1-64; }
 step() { printf '%-12s %-9s %-52s %s\n' "$1" "$2" "$3" "${4:-}"; }
 
 usage() {
-	sed -n '4,10p' "$SELF" | sed 's/^# \{0,1\}//'
+	sed -n '4,11p' "$SELF" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -551,16 +552,31 @@ node_run() {
 		-v "$dir/log:/var/log/firedrill"
 	)
 	if [ "$i" -eq 0 ]; then
-		mkdir -p "$dir/etcd"
+		install -d -m 700 "$dir/etcd"
 		args+=(-v "$dir/etcd:/var/lib/etcd" -p 127.0.0.1::6443)
 	fi
 	docker run "${args[@]}" firedrill/k8s-node:local >/dev/null || die "docker run $NAME-$i failed"
 }
 
-# api PATH: GET from the API server as the admin, through 127.0.0.1.
+# api PATH [CURL ARGS...]: a request to the API server as the admin, through
+# 127.0.0.1 (GET unless the arguments say otherwise).
 api() {
+	local path=$1
+	shift
 	curl -sf --max-time 5 --cacert "$RUN/pki/ca.crt" --cert "$RUN/pki/admin.crt" --key "$RUN/pki/admin.key" \
-		"https://127.0.0.1:$(cat "$RUN/port")$1"
+		"$@" "https://127.0.0.1:$(cat "$RUN/port")$path"
+}
+
+# create PATH JSON: POST an object; its error (the API's message) on failure.
+create() {
+	local out
+	out=$(curl -s --max-time 10 --cacert "$RUN/pki/ca.crt" --cert "$RUN/pki/admin.crt" --key "$RUN/pki/admin.key" \
+		-H 'Content-Type: application/json' -X POST --data-binary "$2" -w '\n%{http_code}' \
+		"https://127.0.0.1:$(cat "$RUN/port")$1") || die "POST $1: the API server did not answer"
+	case ${out##*$'\n'} in
+	20?) ;;
+	*) die "POST $1: $(printf '%s' "${out%$'\n'*}" | jq -r '.message // .' 2>/dev/null)" ;;
+	esac
 }
 
 ready_nodes() {
@@ -744,6 +760,77 @@ cmd_load() {
 	done
 }
 
+# ---- check ------------------------------------------------------------------
+
+# http NODE IP PORT PATH: the status line of GET PATH, sent from inside NODE.
+http() {
+	# shellcheck disable=SC2016 # expanded by the node's bash
+	docker exec "$1" timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" && printf "GET %s HTTP/1.0\r\n\r\n" "$2" >&3 && head -n1 <&3 | tr -d "\r"' "$2" "$3" "$4" 2>/dev/null
+}
+
+# cmd_check: pods really run. A Deployment of firedrill/stub:local with one
+# pod per node (required anti-affinity: the scheduler places them), a
+# ClusterIP Service; every pod must become Ready (kubelet's HTTP readiness
+# probe), every pod IP must answer from every node (the static routes) and
+# the Service from every node (kube-proxy). The namespace is deleted after.
+cmd_check() {
+	local ns=firedrill-check start t n nodes pods ip node svc got want=0 ready=0 deadline
+	[ -f "$RUN/port" ] || die "cluster $NAME is not up: scripts/cluster.sh up"
+	need_docker
+	need curl jq
+	start=$(now)
+	n=$(cat "$RUN/nodes")
+	cmd_load firedrill/stub:local
+	api "/api/v1/namespaces/$ns" >/dev/null 2>&1 && die "check: namespace $ns exists (a check is running, or one was killed: delete it and retry)"
+	t=$(now)
+	create /api/v1/namespaces "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$ns\",\"labels\":{\"firedrill\":\"true\"}}}"
+	create "/apis/apps/v1/namespaces/$ns/deployments" "$(jq -nc --argjson n "$n" '{apiVersion: "apps/v1", kind: "Deployment",
+		metadata: {name: "stub"},
+		spec: {replicas: $n, selector: {matchLabels: {app: "stub"}},
+			template: {metadata: {labels: {app: "stub"}}, spec: {
+				affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{labelSelector: {matchLabels: {app: "stub"}}, topologyKey: "kubernetes.io/hostname"}]}},
+				terminationGracePeriodSeconds: 1,
+				containers: [{name: "stub", image: "firedrill/stub:local", imagePullPolicy: "Never", ports: [{containerPort: 8080}],
+					readinessProbe: {httpGet: {path: "/healthz", port: 8080}, periodSeconds: 1}}]}}}}')"
+	create "/api/v1/namespaces/$ns/services" '{"apiVersion":"v1","kind":"Service","metadata":{"name":"stub"},"spec":{"selector":{"app":"stub"},"ports":[{"port":80,"targetPort":8080}]}}'
+	deadline=$(($(date +%s) + 60))
+	while :; do
+		pods=$(api "/api/v1/namespaces/$ns/pods?labelSelector=app%3Dstub" 2>/dev/null || true)
+		ready=$(printf '%s' "$pods" | jq -r '[.items[]? | select(any(.status.conditions[]?; .type == "Ready" and .status == "True")) | .spec.nodeName] | unique | length' 2>/dev/null || echo 0)
+		[ "$ready" -ge "$n" ] && break
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			printf '%s' "$pods" | jq -r '.items[]? | "\(.metadata.name) on \(.spec.nodeName // "-"): \(.status.phase) \([.status.containerStatuses[]?.state | to_entries[] | "\(.key) \(.value.reason // "")"] | join(","))"' >&2 || true
+			api "/api/v1/namespaces/$ns/events" 2>/dev/null | jq -r '.items[] | "event: \(.involvedObject.name): \(.reason): \(.message)"' >&2 || true
+			die "check: $ready of $n pods Ready on distinct nodes after 60 s (pods and events above); delete namespace $ns before retrying"
+		fi
+		sleep 0.25
+	done
+	step check-pods "$n/$n" "stub pods Ready, one per node" "$(since "$t")"
+	t=$(now)
+	nodes=$(docker ps --filter "label=firedrill.k8s.cluster=$NAME" --format '{{.Names}}' | sort)
+	for ip in $(printf '%s' "$pods" | jq -r '.items[].status.podIP'); do
+		for node in $nodes; do
+			want=$((want + 1))
+			got=$(http "$node" "$ip" 8080 /healthz) || true
+			[ "${got#* }" = "200 OK" ] || die "check: GET http://$ip:8080/healthz from $node: '${got:-no answer}' (pod routes between nodes broken?)"
+		done
+	done
+	step check-pod-ip ok "$want requests: every pod IP answers from every node" "$(since "$t")"
+	t=$(now)
+	svc=$(api "/api/v1/namespaces/$ns/services/stub" | jq -r .spec.clusterIP)
+	want=0
+	for node in $nodes; do
+		for _ in 1 2 3; do
+			want=$((want + 1))
+			got=$(http "$node" "$svc" 80 /) || true
+			[ "${got#* }" = "200 OK" ] || die "check: GET http://$svc/ (Service stub) from $node: '${got:-no answer}' (kube-proxy rules missing?)"
+		done
+	done
+	step check-service ok "$want requests to Service $svc:80 from every node" "$(since "$t")"
+	api "/api/v1/namespaces/$ns" -X DELETE >/dev/null || die "check: deleting namespace $ns failed"
+	step check 'done' "namespace $ns deleted" "$(since "$start")"
+}
+
 [ $# -gt 0 ] || usage
 cmd=$1
 shift
@@ -755,6 +842,7 @@ wipe) cmd_wipe ;;
 status) cmd_status ;;
 kubeconfig) cmd_kubeconfig ;;
 load) cmd_load "$@" ;;
+check) cmd_check ;;
 -h | --help | help) usage ;;
-*) die "unknown subcommand '$cmd' (build, up [N], down, status, kubeconfig, load IMAGE..., wipe)" ;;
+*) die "unknown subcommand '$cmd' (build, up [N], down, status, kubeconfig, load IMAGE..., check, wipe)" ;;
 esac

@@ -89,7 +89,7 @@ routes() {
 		for peer in $PEERS; do
 			name=${peer%%=*} cidr=${peer#*=}
 			ip=$(getent hosts "$name" | awk '{ print $1; exit }') || true
-			[ -n "$ip" ] && ip route replace "$cidr" via "$ip" 2>/dev/null
+			[ -z "$ip" ] || ip route replace "$cidr" via "$ip" 2>/dev/null || true
 		done
 		sleep 2
 	done

@@ -585,7 +585,11 @@ ready_nodes() {
 
 # node_logs: the last lines of each node's logs, for a failed up.
 node_logs() {
-	local d f
+	local d f c
+	for c in $(docker ps -a --filter "label=firedrill.k8s.cluster=$NAME" --format '{{.Names}}'); do
+		printf -- '--- docker logs %s (last 8 lines)\n' "$c" >&2
+		docker logs --tail 8 "$c" >&2 2>&1 || true
+	done
 	for d in "$RUN"/node-*/log; do
 		for f in "$d"/node.log "$d"/kubelet.log "$d"/kube-apiserver.log "$d"/containerd.log; do
 			[ -f "$f" ] || continue
@@ -731,10 +735,25 @@ cmd_status() {
 	else
 		echo "API server: not answering on 127.0.0.1:$(cat "$RUN/port" 2>/dev/null || echo '?')"
 	fi
-	local ids
-	ids=$(docker ps -q --filter "label=firedrill.k8s.cluster=$NAME")
-	# shellcheck disable=SC2086 # one id per word
-	[ -z "$ids" ] || docker stats --no-stream --format '{{.Name}}\t{{.MemUsage}}\t{{.CPUPerc}}' $ids
+	memory
+}
+
+# memory: each running node's memory now (docker stats: without page cache)
+# and its peak since it started (the cgroup's max_usage_in_bytes, page cache
+# included), and their sums.
+memory() {
+	local c id now_mib peak total_now=0 total_peak=0 f
+	for c in $(docker ps --filter "label=firedrill.k8s.cluster=$NAME" --format '{{.Names}}' | sort); do
+		id=$(docker inspect -f '{{.Id}}' "$c")
+		now_mib=$(docker stats --no-stream --format '{{.MemUsage}}' "$c" | awk '{ v = $1 + 0; if ($1 ~ /GiB/) v *= 1024; else if ($1 ~ /KiB/) v /= 1024; printf "%d", v }')
+		peak=0
+		for f in /sys/fs/cgroup/memory/docker/"$id"/memory.max_usage_in_bytes /sys/fs/cgroup/memory/system.slice/docker-"$id".scope/memory.max_usage_in_bytes; do
+			[ -r "$f" ] && peak=$(($(cat "$f") / 1048576))
+		done
+		printf '%-20s memory %5d MiB now, %5d MiB peak\n' "$c" "$now_mib" "$peak"
+		total_now=$((total_now + now_mib)) total_peak=$((total_peak + peak))
+	done
+	printf '%-20s memory %5d MiB now, %5d MiB peak (sum of the nodes)\n' all "$total_now" "$total_peak"
 }
 
 cmd_kubeconfig() {

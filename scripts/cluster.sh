@@ -116,7 +116,7 @@ sha() { sha256sum | cut -c1-64; }
 step() { printf '%-12s %-9s %-52s %s\n' "$1" "$2" "$3" "${4:-}"; }
 
 usage() {
-	sed -n '4,11p' "$SELF" | sed 's/^# \{0,1\}//'
+	sed -n '4,12p' "$SELF" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 

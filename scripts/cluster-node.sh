@@ -19,12 +19,13 @@
 # /dev/kmsg, a shared root mount); protect the host's kernel settings
 # (/proc/sys/kernel and /proc/sys/vm read-only, the values kubelet checks
 # bound over from /etc/firedrill/sysctl, so kubelet finds them set and the
-# host keeps its own); start containerd, import the images, keep the static
-# routes to the other nodes' pod subnets current (every 2 s: a restarted node
-# comes back with another address); then etcd, kube-apiserver,
-# kube-controller-manager and kube-scheduler on the control-plane node, and
-# kubelet and kube-proxy on every node. Each process is restarted when it
-# exits; logs go to /var/log/firedrill/NAME.log.
+# host keeps its own); keep the static routes to the other nodes' pod subnets
+# current (every 2 s: a restarted node comes back with another address);
+# start etcd, kube-apiserver, kube-controller-manager and kube-scheduler on
+# the control-plane node (first: the API server's start is the longest
+# step); then on every node containerd, the image imports, kubelet and
+# kube-proxy. Each process is restarted when it exits; logs go to
+# /var/log/firedrill/NAME.log.
 set -euo pipefail
 
 # shellcheck source=/dev/null
@@ -98,19 +99,6 @@ routes &
 
 say "node $NODE_NAME ($NODE_ROLE) ip $NODE_IP pod subnet $POD_CIDR"
 
-# ---- containerd ----
-run containerd containerd --config "$ETC/containerd.toml"
-for _ in $(seq 1 200); do
-	ctr version >/dev/null 2>&1 && break
-	sleep 0.05
-done
-ctr version >/dev/null 2>&1 || { say "containerd did not answer within 10 s (see $LOG/containerd.log)"; exit 1; }
-for t in /var/lib/firedrill/images/*.tar; do
-	[ -e "$t" ] || continue
-	ctr -n k8s.io images import "$t" >>"$LOG/images.log" 2>&1 || say "import $t failed (see $LOG/images.log)"
-done
-say "containerd up"
-
 # ---- control plane ----
 if [ "$NODE_ROLE" = control-plane ]; then
 	PKI=$ETC/pki
@@ -133,8 +121,6 @@ if [ "$NODE_ROLE" = control-plane ]; then
 		--allow-privileged=true --profiling=false
 	run kube-controller-manager kube-controller-manager \
 		--kubeconfig="$ETC/controller-manager.kubeconfig" \
-		--authentication-kubeconfig="$ETC/controller-manager.kubeconfig" \
-		--authorization-kubeconfig="$ETC/controller-manager.kubeconfig" \
 		--bind-address=127.0.0.1 --leader-elect=false \
 		--service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
 		--use-service-account-credentials=true \
@@ -144,11 +130,23 @@ if [ "$NODE_ROLE" = control-plane ]; then
 		--profiling=false
 	run kube-scheduler kube-scheduler \
 		--kubeconfig="$ETC/scheduler.kubeconfig" \
-		--authentication-kubeconfig="$ETC/scheduler.kubeconfig" \
-		--authorization-kubeconfig="$ETC/scheduler.kubeconfig" \
 		--bind-address=127.0.0.1 --leader-elect=false --profiling=false
 	say "control plane started"
 fi
+
+# ---- containerd ----
+run containerd containerd --config "$ETC/containerd.toml"
+for _ in $(seq 1 300); do
+	ctr version >/dev/null 2>&1 && break
+	sleep 0.1
+done
+ctr version >/dev/null 2>&1 || { say "containerd did not answer within 30 s (see $LOG/containerd.log)"; exit 1; }
+say "containerd answers"
+for t in /var/lib/firedrill/images/*.tar; do
+	[ -e "$t" ] || continue
+	ctr -n k8s.io images import "$t" >>"$LOG/images.log" 2>&1 || say "import $t failed (see $LOG/images.log)"
+done
+say "images imported"
 
 # ---- every node ----
 run kubelet kubelet --config="$ETC/kubelet.yaml" --kubeconfig="$ETC/kubelet.kubeconfig" \

@@ -599,9 +599,13 @@ node_logs() {
 	done
 }
 
+# wait_ready N: until N nodes are Ready and the controller-manager has made
+# the default ServiceAccount (pods can be created), failing fast when a node
+# container exits. One line when the nodes are Ready, one at the end.
 wait_ready() {
-	local n=$1 start=$2 deadline ready=0 i state
-	deadline=$(awk -v s="$start" -v t="$UP_TIMEOUT" 'BEGIN { printf "%d", s + t }')
+	local n=$1 t deadline ready=0 i state nodes_ready=""
+	t=$(now)
+	deadline=$(($(date +%s) + UP_TIMEOUT))
 	while :; do
 		for ((i = 0; i < n; i++)); do
 			state=$(docker inspect -f '{{.State.Status}}' "$NAME-$i" 2>/dev/null || echo missing)
@@ -611,11 +615,17 @@ wait_ready() {
 			fi
 		done
 		ready=$(ready_nodes)
-		if [ "$ready" -ge "$n" ] && api /api/v1/namespaces/default/serviceaccounts/default >/dev/null 2>&1; then
+		if [ "$ready" -ge "$n" ] && [ -z "$nodes_ready" ]; then
+			nodes_ready=1
+			step ready "$n/$n" "all nodes Ready (GET /api/v1/nodes from the host)" "$(since "$t")"
+		fi
+		if [ -n "$nodes_ready" ] && api /api/v1/namespaces/default/serviceaccounts/default >/dev/null 2>&1; then
+			step controllers ready "the default ServiceAccount exists: pods can be created" "$(since "$t")"
 			return 0
 		fi
 		if [ "$(date +%s)" -ge "$deadline" ]; then
 			node_logs
+			[ -z "$nodes_ready" ] || die "the nodes are Ready but the controller-manager made no default ServiceAccount within ${UP_TIMEOUT}s (see $RUN/node-0/log/kube-controller-manager.log); scripts/cluster.sh down removes the cluster"
 			die "$ready of $n nodes Ready after ${UP_TIMEOUT}s (logs above; FIREDRILL_K8S_UP_TIMEOUT raises the limit); scripts/cluster.sh down removes the cluster"
 		fi
 		sleep 0.25
@@ -625,6 +635,7 @@ wait_ready() {
 cmd_up() {
 	local n=${1:-3} start t id i port c
 	[[ $n =~ ^[1-9][0-9]?$ ]] || die "up: N must be a number of nodes from 1 to 99, not '$n'"
+	[[ $UP_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "FIREDRILL_K8S_UP_TIMEOUT must be a whole number of seconds, not '$UP_TIMEOUT'"
 	need_docker
 	need openssl curl jq flock
 	lock
@@ -652,7 +663,13 @@ cmd_up() {
 
 	t=$(now)
 	docker network create "${LABELS[@]}" --label "firedrill.run=$id" "$NAME" >/dev/null || die "docker network create $NAME failed"
-	for ((i = 0; i < n; i++)); do node_run "$i" "$id"; done
+	# In parallel: each docker run takes about a second here.
+	local pids=()
+	for ((i = 0; i < n; i++)); do
+		node_run "$i" "$id" &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || exit 1; done
 	port=$(docker port "$NAME-0" 6443/tcp | sed -n 's/^127\.0\.0\.1:\([0-9]*\)$/\1/p' | head -n1)
 	[ -n "$port" ] || die "up: the API server's port on 127.0.0.1 is not published"
 	printf '%s\n' "$port" >"$RUN/port"
@@ -660,9 +677,7 @@ cmd_up() {
 	rm -f "$RUN/kubeconfig.in"
 	step nodes started "$n containers $NAME-0..$((n - 1)), API on 127.0.0.1:$port" "$(since "$t")"
 
-	t=$(now)
-	wait_ready "$n" "$(date +%s)"
-	step ready "$n/$n" "all nodes Ready (GET /api/v1/nodes from the host)" "$(since "$t")"
+	wait_ready "$n"
 	check_sysctls "$RUN/sysctl.before" "during up"
 	step kernel unchanged "$(sysctls | tr '\n' ' ')"
 	step up 'done' "kubeconfig: $RUN/kubeconfig" "$(since "$start")"

@@ -368,13 +368,14 @@ sysctls() {
 	done
 }
 
-# check_sysctls FILE WHEN: the host's settings must equal those in FILE.
+# check_sysctls RECORDED WHEN: the host's settings must equal RECORDED (what
+# sysctls printed at up).
 check_sysctls() {
-	local file=$1 when=$2 diff
-	[ -f "$file" ] || return 0
-	if ! diff=$(diff "$file" <(sysctls)); then
-		printf '%s\n' "$diff" >&2
-		die "the host's kernel settings changed $when (before: $(tr '\n' ' ' <"$file")): a node wrote them. Restore with: sysctl -w $(tr '\n' ' ' <"$file")"
+	local recorded=$1 when=$2 current
+	[ -n "$recorded" ] || die "no record of the host's kernel settings to compare with $when"
+	current=$(sysctls)
+	if [ "$current" != "$recorded" ]; then
+		die "the host's kernel settings changed $when: before $(printf '%s' "$recorded" | tr '\n' ' '), now $(printf '%s' "$current" | tr '\n' ' '). A node wrote them; restore with: sysctl -w $(printf '%s' "$recorded" | tr '\n' ' ')"
 	fi
 }
 
@@ -678,7 +679,7 @@ cmd_up() {
 	step nodes started "$n containers $NAME-0..$((n - 1)), API on 127.0.0.1:$port" "$(since "$t")"
 
 	wait_ready "$n"
-	check_sysctls "$RUN/sysctl.before" "during up"
+	check_sysctls "$(cat "$RUN/sysctl.before")" "during up"
 	step kernel unchanged "$(sysctls | tr '\n' ' ')"
 	step up 'done' "kubeconfig: $RUN/kubeconfig" "$(since "$start")"
 }
@@ -723,7 +724,7 @@ cmd_down() {
 	[ -f "$RUN/sysctl.before" ] && before=$(cat "$RUN/sysctl.before")
 	what=$(remove "label=firedrill.k8s.cluster=$NAME" "$RUN")
 	if [ -n "$before" ]; then
-		check_sysctls <(printf '%s\n' "$before") "after down"
+		check_sysctls "$before" "after down"
 		step kernel unchanged "$(sysctls | tr '\n' ' ')"
 	fi
 	step down 'done' "removed $what, $RUN" "$(since "$start")"

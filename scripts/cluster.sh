@@ -735,7 +735,12 @@ cmd_wipe() {
 	need_docker
 	lock
 	start=$(now)
+	local f before=""
+	for f in "$RUN_ROOT"/*/sysctl.before; do
+		[ -f "$f" ] && before=$(cat "$f") && break
+	done
 	what=$(remove label=firedrill.system=k8s "$RUN_ROOT")
+	[ -z "$before" ] || check_sysctls "$before" "after wipe"
 	step wipe 'done' "removed $what labelled firedrill.system=k8s, $RUN_ROOT" "$(since "$start")"
 }
 

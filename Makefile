@@ -90,12 +90,25 @@ calibrate: images ## take a link down for exactly D at many D, bucket widths and
 		echo "log: out/calibration.log"; exit $$rc
 
 .PHONY: wipe
-wipe: ## remove every firedrill-labelled container and network a killed test left behind
+wipe: ## remove every firedrill-labelled container and network a killed test left behind, and every Kubernetes cluster's nodes and host directories
 	@if grep -qs '^package main' cmd/firedrill/*.go; then \
+		scripts/cluster.sh wipe; \
 		go run ./cmd/firedrill wipe; \
 	else \
 		scripts/wipe.sh; \
 	fi
+
+# Nodes `make cluster` starts.
+CLUSTER_NODES ?= 3
+
+.PHONY: cluster
+cluster: docker ## build (cached) and start a real Kubernetes cluster of CLUSTER_NODES (3) node containers; see scripts/cluster.sh
+	@scripts/cluster.sh build
+	@scripts/cluster.sh up $(CLUSTER_NODES)
+
+.PHONY: cluster-down
+cluster-down: ## remove the cluster make cluster started: its node containers, network and host directories
+	@scripts/cluster.sh down
 
 .PHONY: mocks
 mocks: ## regenerate the mockery mocks (.mockery.yaml)

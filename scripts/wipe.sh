@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # wipe.sh removes every Docker container, then every network and named
-# volume, labelled firedrill=true: what a killed test process left behind.
-# Nothing else is touched (no images, nothing unlabelled). It is the fallback of
-# `make wipe` when cmd/firedrill is not there; `firedrill wipe` does the same.
+# volume, labelled firedrill=true: what a killed test process left behind,
+# and (scripts/cluster.sh wipe) every Kubernetes cluster's node containers,
+# networks and host directories. Nothing else is touched (no images, nothing
+# unlabelled). It is the fallback of
+# `make wipe` when cmd/firedrill is not there; `firedrill wipe` does the same
+# for the Docker resources (and make wipe runs scripts/cluster.sh wipe first).
 set -euo pipefail
 
 label=firedrill=true
 status=0
+# Kubernetes clusters of scripts/cluster.sh first: their host directories
+# (containerd and kubelet state) are not Docker resources.
+"$(dirname "${BASH_SOURCE[0]}")/cluster.sh" wipe || status=1
 containers=$(docker ps -aq --filter "label=$label")
 if [ -n "$containers" ]; then
 	# shellcheck disable=SC2086 # one id per word

@@ -281,6 +281,33 @@ func (p publisher) publish(ctx context.Context, js jetstream.JetStream, subject,
 // README: after a partition heals the meta group may re-elect, and the
 // stream cannot be read back for some seconds).
 func (c *Cluster) Landed(ctx context.Context) ([]string, error) {
+	// Right after an election the JetStream API can have no responder for
+	// a moment ("no responders available"): read again, a few times, rather
+	// than fail the read (or count what it could not read as lost).
+	var err error
+	for attempt := 0; attempt < landedAttempts; attempt++ {
+		var ids []string
+		ids, err = c.landedOnce(ctx)
+		if err == nil || !errors.Is(err, natsgo.ErrNoResponders) {
+			return ids, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("landed: %w (after %w)", ctx.Err(), err)
+		case <-time.After(landedRetryPause):
+		}
+	}
+	return nil, err
+}
+
+// How Landed reads again when the JetStream API has no responder.
+const (
+	landedAttempts   = 10
+	landedRetryPause = 250 * time.Millisecond
+)
+
+// landedOnce reads the whole stream once through a new ordered consumer.
+func (c *Cluster) landedOnce(ctx context.Context) ([]string, error) {
 	s, err := c.admin.Stream(ctx, c.Stream)
 	if err != nil {
 		return nil, fmt.Errorf("landed: stream %s: %w", c.Stream, err)

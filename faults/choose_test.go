@@ -80,8 +80,6 @@ func TestChooseResolvesOutsideTheBracketAndNamesTheChoice(t *testing.T) {
 }
 
 func TestChooseLookupFailureInjectsNothing(t *testing.T) {
-	c := newMockContainerTarget(t) // no call expected: nothing may be sent
-	_ = c
 	leader := faults.Choose("leader", func(context.Context) (faults.ContainerTarget, error) {
 		return nil, errors.New("no member answers the status call")
 	})

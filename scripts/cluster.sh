@@ -90,11 +90,10 @@ BIN_DIR="$CACHE/$K8S_VERSION/bin"
 UP_TIMEOUT=${FIREDRILL_K8S_UP_TIMEOUT:-120}
 NODE_GRACE=${FIREDRILL_K8S_NODE_GRACE:-}
 WORK_PARENT=${FIREDRILL_BUILD_TMPDIR:-/var/tmp}
-DEB_CACHE=${FIREDRILL_DEB_CACHE:-/var/cache/firedrill/debs}
+# DEBIAN_SUITE, the mirrors, DEB_CACHE, ensure_mmdebstrap, debian_bootstrap.
+# shellcheck source=scripts/debian.sh
+. "$(dirname "${BASH_SOURCE[0]}")/debian.sh"
 
-DEBIAN_SUITE=bookworm
-DEBIAN_MIRROR=${FIREDRILL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-DEBIAN_SECURITY_MIRROR=${FIREDRILL_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 NODE_PACKAGES=containerd,runc,containernetworking-plugins,etcd-server,iptables,iproute2,conntrack,ethtool,socat,util-linux,mount,procps,kmod,ca-certificates,tini
 
 CLUSTER_CIDR=10.244.0.0/16 # node I gets 10.244.I.0/24
@@ -267,40 +266,21 @@ pause_image() {
 # ---- build: node image -----------------------------------------------------
 
 node_inputs() {
-	printf 'debian %s %s %s %s %s\nrecipe %s\n' "$DEBIAN_SUITE" "$NODE_PACKAGES" "$DEBIAN_MIRROR" "$DEBIAN_SECURITY_MIRROR" \
-		"$(dpkg --print-architecture 2>/dev/null || uname -m)" "$(declare -f node_rootfs | sha)"
+	printf 'debian %s %s %s %s %s\nrecipe %s %s\n' "$DEBIAN_SUITE" "$NODE_PACKAGES" "$DEBIAN_MIRROR" "$DEBIAN_SECURITY_MIRROR" \
+		"$(debian_arch)" "$(declare -f node_rootfs | sha)" "$(declare -f debian_bootstrap | sha)"
 }
 
 # node_rootfs TAG: mmdebstrap (minbase) with NODE_PACKAGES, then docker import.
 node_rootfs() {
 	local tag=$1 work
-	command -v mmdebstrap >/dev/null 2>&1 || die "node image: mmdebstrap is missing: apt-get install -y mmdebstrap"
+	ensure_mmdebstrap ""
 	[ "$(id -u)" -eq 0 ] || die "node image: mmdebstrap needs root here (root mode): run as root"
 	work=$(mktemp -d "$WORK_PARENT/firedrill-k8s-node.XXXXXX")
-	mkdir -p "$DEB_CACHE"
 	# shellcheck disable=SC2016 # mmdebstrap runs the hooks with the root as $1
-	if ! TMPDIR="$work" mmdebstrap --quiet --mode=root --variant=minbase \
-		--include="$NODE_PACKAGES" \
-		--skip=essential/unlink \
-		--setup-hook="mkdir -p \"\$1/var/cache/apt/archives/\"" \
-		--setup-hook="sync-in '$DEB_CACHE' /var/cache/apt/archives/" \
-		--dpkgopt='force-unsafe-io' \
-		--aptopt='Acquire::Check-Valid-Until "false"' \
-		--aptopt='Acquire::Retries "3"' \
-		--dpkgopt='path-exclude=/usr/share/doc/*' \
-		--dpkgopt='path-exclude=/usr/share/man/*' \
-		--dpkgopt='path-exclude=/usr/share/info/*' \
-		--dpkgopt='path-exclude=/usr/share/locale/*' \
-		--customize-hook="sync-out /var/cache/apt/archives '$DEB_CACHE'" \
-		--customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*' \
+	if ! debian_bootstrap minbase "$NODE_PACKAGES" "$work/rootfs.tar" "$work/mmdebstrap.log" \
+		--customize-hook='rm -rf "$1"/var/lib/apt/lists/*' \
 		--customize-hook='rm -f "$1"/etc/machine-id' \
-		--customize-hook='mkdir -p "$1"/opt/firedrill/bin "$1"/etc/firedrill "$1"/var/lib/firedrill/images "$1"/var/log/firedrill "$1"/var/lib/etcd' \
-		"$DEBIAN_SUITE" "$work/rootfs.tar" \
-		"deb $DEBIAN_MIRROR $DEBIAN_SUITE main" \
-		"deb $DEBIAN_MIRROR $DEBIAN_SUITE-updates main" \
-		"deb $DEBIAN_SECURITY_MIRROR $DEBIAN_SUITE-security main" \
-		>"$work/mmdebstrap.log" 2>&1; then
-		tail -n 40 "$work/mmdebstrap.log" >&2
+		--customize-hook='mkdir -p "$1"/opt/firedrill/bin "$1"/etc/firedrill "$1"/var/lib/firedrill/images "$1"/var/log/firedrill "$1"/var/lib/etcd'; then
 		rm -rf "$work"
 		die "node image: mmdebstrap failed (log above)"
 	fi

@@ -115,12 +115,12 @@ if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 fi
 
 ALL=(toxiproxy postgres stub pipeline prometheus alertmanager etcd nats)
-DEBIAN_SUITE=bookworm
 DEBIAN_PACKAGES=postgresql-15
-DEBIAN_MIRROR=${FIREDRILL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-DEBIAN_SECURITY_MIRROR=${FIREDRILL_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 WORK_PARENT=${FIREDRILL_BUILD_TMPDIR:-/var/tmp}
-DEB_CACHE=${FIREDRILL_DEB_CACHE:-/var/cache/firedrill/debs}
+# DEBIAN_SUITE, the mirrors, DEB_CACHE, ensure_mmdebstrap, debian_bootstrap.
+DEBIAN_LIB="$ROOT/scripts/debian.sh"
+# shellcheck source=scripts/debian.sh
+. "$DEBIAN_LIB"
 # Repository prefix of the built images. Only for measuring (scripts/figures.sh
 # builds a cold set under another prefix so nobody's images are touched); the
 # code uses firedrill/NAME:local or the FIREDRILL_NAME_IMAGE overrides.
@@ -505,62 +505,29 @@ EOF
 }
 
 postgres_inputs() {
-	printf 'script %s\nentrypoint %s\n' "$SELF_HASH" "$(sha <"$PG_ENTRYPOINT")"
-	printf 'debian %s %s %s %s %s\n' "$DEBIAN_SUITE" "$DEBIAN_PACKAGES" "$DEBIAN_MIRROR" "$DEBIAN_SECURITY_MIRROR" "$(dpkg --print-architecture 2>/dev/null || uname -m)"
-}
-
-ensure_mmdebstrap() {
-	command -v mmdebstrap >/dev/null 2>&1 && return 0
-	if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-		die "mmdebstrap is missing: install it (Debian/Ubuntu: sudo apt-get install -y mmdebstrap), or set FIREDRILL_POSTGRES_IMAGE to a PostgreSQL image you already have"
-	fi
-	echo "images.sh: installing mmdebstrap (apt-get)"
-	apt-get update -qq >"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log" >&2; die "apt-get update failed"; }
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >>"$WORK/apt.log" 2>&1 ||
-		{ cat "$WORK/apt.log" >&2; die "apt-get install mmdebstrap failed"; }
+	printf 'script %s\nentrypoint %s\ndebian.sh %s\n' "$SELF_HASH" "$(sha <"$PG_ENTRYPOINT")" "$(sha <"$DEBIAN_LIB")"
+	printf 'debian %s %s %s %s %s\n' "$DEBIAN_SUITE" "$DEBIAN_PACKAGES" "$DEBIAN_MIRROR" "$DEBIAN_SECURITY_MIRROR" "$(debian_arch)"
 }
 
 postgres_image() {
 	local tag=$1 tarball="$WORK/postgres.tar"
-	ensure_mmdebstrap
+	ensure_mmdebstrap "set FIREDRILL_POSTGRES_IMAGE to a PostgreSQL image you already have"
 	[ "$(id -u)" -eq 0 ] || die "building firedrill/postgres needs root (mmdebstrap root mode); run as root or set FIREDRILL_POSTGRES_IMAGE"
 	install -m 0755 "$PG_ENTRYPOINT" "$WORK/firedrill-postgres"
-	# Downloaded .debs are kept in $DEB_CACHE between builds (a rebuild
-	# downloads only what changed); dpkg skips its fsyncs (force-unsafe-io).
-	mkdir -p "$DEB_CACHE"
 	local avail_mb
 	avail_mb=$(df -Pm "$WORK" | awk 'NR == 2 { print $4 }')
 	if [ "${avail_mb:-0}" -lt 1500 ]; then
 		die "postgres: only ${avail_mb} MB free in $WORK_PARENT, the build needs about 1.5 GB: free some space or set FIREDRILL_BUILD_TMPDIR to a roomier directory"
 	fi
 	# The hooks are single-quoted on purpose: mmdebstrap runs them with the
-	# new root file system as $1.
+	# new root file system as $1 (debian_bootstrap: scripts/debian.sh).
 	# shellcheck disable=SC2016
-	if ! TMPDIR="$WORK" mmdebstrap --quiet --mode=root --variant=apt \
-		--include="$DEBIAN_PACKAGES" \
-		--skip=essential/unlink \
-		--setup-hook="mkdir -p \"\$1/var/cache/apt/archives/\"" \
-		--setup-hook="sync-in '$DEB_CACHE' /var/cache/apt/archives/" \
-		--dpkgopt='force-unsafe-io' \
-		--aptopt='Acquire::Check-Valid-Until "false"' \
-		--aptopt='Acquire::Retries "3"' \
-		--dpkgopt='path-exclude=/usr/share/doc/*' \
-		--dpkgopt='path-exclude=/usr/share/man/*' \
-		--dpkgopt='path-exclude=/usr/share/info/*' \
-		--dpkgopt='path-exclude=/usr/share/locale/*' \
-		--customize-hook="sync-out /var/cache/apt/archives '$DEB_CACHE'" \
-		--customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb' \
+	if ! debian_bootstrap apt "$DEBIAN_PACKAGES" "$tarball" "$WORK/mmdebstrap.log" \
 		--customize-hook='rm -rf "$1"/var/lib/postgresql/15 "$1"/etc/postgresql/15 "$1"/var/log/postgresql/*' \
 		--customize-hook='rm -rf "$1"/usr/lib/postgresql/15/lib/bitcode "$1"/usr/lib/postgresql/15/lib/llvmjit* "$1"/usr/lib/*/libLLVM-*' \
 		--customize-hook="install -m 0755 '$WORK/firedrill-postgres' \"\$1/usr/local/bin/firedrill-postgres\"" \
 		--customize-hook='chroot "$1" install -d -o postgres -g postgres -m 0700 /var/lib/postgresql/data' \
-		--customize-hook='chroot --userspec=postgres:postgres "$1" env HOME=/var/lib/postgresql /usr/lib/postgresql/15/bin/initdb --username=postgres --auth=trust --encoding=UTF8 --locale=C --no-sync --no-instructions -D /var/lib/postgresql/data >/dev/null' \
-		"$DEBIAN_SUITE" "$tarball" \
-		"deb $DEBIAN_MIRROR $DEBIAN_SUITE main" \
-		"deb $DEBIAN_MIRROR $DEBIAN_SUITE-updates main" \
-		"deb $DEBIAN_SECURITY_MIRROR $DEBIAN_SUITE-security main" \
-		>"$WORK/mmdebstrap.log" 2>&1; then
-		tail -n 40 "$WORK/mmdebstrap.log" >&2
+		--customize-hook='chroot --userspec=postgres:postgres "$1" env HOME=/var/lib/postgresql /usr/lib/postgresql/15/bin/initdb --username=postgres --auth=trust --encoding=UTF8 --locale=C --no-sync --no-instructions -D /var/lib/postgresql/data >/dev/null'; then
 		die "mmdebstrap failed (log above)"
 	fi
 	local id

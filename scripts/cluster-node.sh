@@ -151,7 +151,10 @@ say "images imported"
 # ---- every node ----
 run kubelet kubelet --config="$ETC/kubelet.yaml" --kubeconfig="$ETC/kubelet.kubeconfig" \
 	--hostname-override="$NODE_NAME" --node-ip="$NODE_IP"
-run kube-proxy kube-proxy --config="$ETC/kube-proxy.yaml"
+# --v=2 logs each rules sync ("Syncing iptables rules", "SyncProxyRules
+# complete"): when a Service change reached the data path, which drills
+# compare with what their load saw.
+run kube-proxy kube-proxy --config="$ETC/kube-proxy.yaml" --v=2
 say "kubelet and kube-proxy started"
 
 wait

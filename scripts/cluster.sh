@@ -43,7 +43,7 @@
 # $FIREDRILL_K8S_CACHE/run/NAME, removed by down. Pods: bridge + host-local
 # CNI, 10.244.I.0/24 on node I, static routes between nodes; Services
 # 10.96.0.0/16 (kube-proxy, iptables, conntrack settings left alone); no
-# cluster DNS. The API server is published on 127.0.0.1 only; the
+# cluster DNS. The API server and NodePorts 30000-30023 of NAME-0 are published on 127.0.0.1 only; the
 # kubeconfig (admin, system:masters, certificates embedded) is written for
 # the test process. Pods must use images already in the nodes
 # (imagePullPolicy: Never): `load` copies them from Docker.
@@ -99,6 +99,10 @@ NODE_PACKAGES=containerd,runc,containernetworking-plugins,etcd-server,iptables,i
 CLUSTER_CIDR=10.244.0.0/16 # node I gets 10.244.I.0/24
 SERVICE_CIDR=10.96.0.0/16
 SERVICE_IP=10.96.0.1 # the kubernetes Service
+# NodePorts the control plane's node publishes on 127.0.0.1 (each on a
+# port Docker picks): scenarios/kube puts the toxiproxy pods' Services there.
+NODEPORT_FIRST=30000
+NODEPORT_LAST=30023
 # kubelet's kernel tunables (setupKernelTunables): each is bound over in the
 # nodes when the host's value differs; the host keeps its own.
 KUBELET_SYSCTLS=(kernel.panic=10 kernel.panic_on_oops=1 vm.overcommit_memory=1 vm.panic_on_oom=0 kernel.keys.root_maxkeys=1000000 kernel.keys.root_maxbytes=25000000)
@@ -319,6 +323,30 @@ prune() {
 	done
 }
 
+# etcd_binary: the control plane's etcd is firedrill's etcd image's binary
+# (etcd v3.6, built from its Go module by scripts/images.sh etcd), copied
+# into $BIN_DIR, which the nodes put first on PATH. Debian's etcd-server
+# (3.4.23) lacks RequestWatchProgress: kube-apiserver then answers a
+# watch without a resourceVersion with "Too large resource version"
+# until the resource changes, which breaks every client that watches
+# from "now".
+etcd_binary() {
+	local start id c
+	start=$(now)
+	"$ROOT/scripts/images.sh" etcd | sed 's/^/  /'
+	id=$(docker image inspect -f '{{.Id}}' firedrill/etcd:local) || die "etcd: image firedrill/etcd:local missing after scripts/images.sh etcd"
+	if [ -x "$BIN_DIR/etcd" ] && [ "$(cat "$BIN_DIR/.etcd-image" 2>/dev/null)" = "$id" ]; then
+		step etcd cached "$BIN_DIR/etcd (from firedrill/etcd:local)" "$(since "$start")"
+		return 0
+	fi
+	c=$(docker create --label firedrill=true firedrill/etcd:local) || die "etcd: docker create firedrill/etcd:local failed"
+	docker cp "$c:/bin/etcd" "$BIN_DIR/etcd.new" >/dev/null || { docker rm -f "$c" >/dev/null; die "etcd: docker cp of /bin/etcd failed"; }
+	docker rm -f "$c" >/dev/null
+	mv "$BIN_DIR/etcd.new" "$BIN_DIR/etcd"
+	printf '%s\n' "$id" >"$BIN_DIR/.etcd-image"
+	step etcd copied "$BIN_DIR/etcd ($("$BIN_DIR/etcd" --version | head -n1))" "$(since "$start")"
+}
+
 cmd_build() {
 	local start
 	start=$(now)
@@ -332,6 +360,7 @@ cmd_build() {
 	pid=$!
 	pause_image
 	binaries || status=$?
+	[ "$status" -ne 0 ] || etcd_binary || status=$?
 	wait "$pid" || status=$?
 	cat "$log"
 	rm -f "$log"
@@ -534,7 +563,10 @@ node_run() {
 	)
 	if [ "$i" -eq 0 ]; then
 		install -d -m 700 "$dir/etcd"
-		args+=(-v "$dir/etcd:/var/lib/etcd" -p 127.0.0.1::6443)
+		# The API server, and NodePorts NODEPORT_FIRST.. for the drills'
+		# toxiproxy pods (scenarios/kube): the test reaches the cluster
+		# only through these ports on 127.0.0.1.
+		args+=(-v "$dir/etcd:/var/lib/etcd" -p 127.0.0.1::6443 -p "127.0.0.1::$NODEPORT_FIRST-$NODEPORT_LAST")
 	fi
 	docker run "${args[@]}" firedrill/k8s-node:local >/dev/null || die "docker run $NAME-$i failed"
 }
@@ -621,7 +653,7 @@ cmd_up() {
 	need openssl curl jq flock
 	lock
 	start=$(now)
-	for c in "${K8S_COMMANDS[@]}"; do
+	for c in "${K8S_COMMANDS[@]}" etcd; do
 		[ -x "$BIN_DIR/$c" ] || die "up: $BIN_DIR/$c is missing: run scripts/cluster.sh build (or make cluster)"
 	done
 	docker image inspect firedrill/k8s-node:local >/dev/null 2>&1 || die "up: image firedrill/k8s-node:local is missing: run scripts/cluster.sh build"

@@ -207,10 +207,21 @@ go_image() {
 	stage="$WORK/$name"
 	mkdir -p "$stage/tmp"
 	chmod 1777 "$stage/tmp"
+	local build=()
 	if [ "$name" = toxiproxy ]; then
 		ldflags+=("-X github.com/Shopify/toxiproxy/v2.Version=$(go list -m -f '{{.Version}}' github.com/Shopify/toxiproxy/v2 | sed 's/^v//')")
+		# firedrill's one change to toxiproxy (scripts/toxiproxy-dial.pl):
+		# each client's upstream dialled on its own, not in the accept loop.
+		# A copy of the module with the change, swapped in by a temporary
+		# go.work (the module cache cannot be overlaid; go.mod stays as is).
+		local mod patched="$WORK/toxiproxy-patched"
+		mod=$(go list -m -f '{{.Dir}}' github.com/Shopify/toxiproxy/v2)
+		rm -rf "$patched" && mkdir -p "$patched" && cp -r "$mod" "$patched/module" && chmod -R u+w "$patched/module"
+		perl "$ROOT/scripts/toxiproxy-dial.pl" "$mod/proxy.go" "$patched/module/proxy.go" || die "toxiproxy: the dial patch does not apply"
+		printf 'go %s\n\nuse %s\n\nreplace github.com/Shopify/toxiproxy/v2 => %s\n' "$(go list -m -f '{{.GoVersion}}')" "$ROOT" "$patched/module" >"$patched/go.work"
+		build=(env GOWORK="$patched/go.work")
 	fi
-	go build -trimpath -ldflags "${ldflags[*]}" -o "$stage/$name" "$pkg"
+	"${build[@]}" go build -trimpath -ldflags "${ldflags[*]}" -o "$stage/$name" "$pkg"
 	local changes=(
 		--change "ENTRYPOINT $entrypoint"
 		--change "CMD $cmd"
@@ -596,6 +607,8 @@ image() {
 		hash=$(etcd_inputs | sha)
 	elif [ -z "$pkg" ]; then
 		hash=$(upstream_inputs "$name" | sha)
+	elif [ "$name" = toxiproxy ]; then
+		hash=$({ go_inputs "$pkg" && printf 'patch %s\n' "$(sha <"$ROOT/scripts/toxiproxy-dial.pl")"; } | sha) || die "$name: go list $pkg failed"
 	else
 		hash=$(go_inputs "$pkg" | sha) || die "$name: go list $pkg failed"
 	fi

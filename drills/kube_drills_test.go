@@ -29,14 +29,30 @@ import (
 	"github.com/firedrill/firedrill/scenarios/kube"
 )
 
+// apiOpts vary the stub's Deployment.
+type apiOpts struct {
+	replicas int
+	// readyDelay delays the first readiness probe (a slow start).
+	readyDelay int
+	// strategy is the Deployment's strategy type (default RollingUpdate).
+	strategy string
+}
+
 // apiManifest is a Deployment of the stub (HTTP on 8080, /healthz) with
-// replicas pods spread over the nodes, and its Service on port 80.
-func apiManifest(replicas int) string {
+// replicas pods spread over the workers, and its Service on port 80.
+func apiManifest(o apiOpts) string {
+	if o.replicas == 0 {
+		o.replicas = 1
+	}
+	if o.strategy == "" {
+		o.strategy = "RollingUpdate"
+	}
 	return fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment
 metadata: {name: api, labels: {app: api}}
 spec:
   replicas: %d
+  strategy: {type: %s}
   selector: {matchLabels: {app: api}}
   template:
     metadata: {labels: {app: api}}
@@ -53,7 +69,7 @@ spec:
         image: %s
         imagePullPolicy: Never
         ports: [{containerPort: 8080}]
-        readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1, failureThreshold: 1}
+        readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1, failureThreshold: 1, initialDelaySeconds: %d}
 ---
 apiVersion: v1
 kind: Service
@@ -61,17 +77,17 @@ metadata: {name: api}
 spec:
   selector: {app: api}
   ports: [{port: 80, targetPort: 8080}]
-`, replicas, scenarios.Image(scenarios.ImageStub))
+`, o.replicas, o.strategy, scenarios.Image(scenarios.ImageStub), o.readyDelay)
 }
 
 // startAPI starts the stub's Deployment on the cluster, with the link
 // host->api through toxiproxy.
-func startAPI(t *testing.T, c *kube.Cluster, name string, replicas int) (*kube.Running, string) {
+func startAPI(t *testing.T, c *kube.Cluster, name string, o apiOpts) (*kube.Running, string) {
 	t.Helper()
 	r := kube.Start(t, c, kube.System{
 		Name:      name,
 		Images:    []string{scenarios.Image(scenarios.ImageStub)},
-		Manifests: []string{apiManifest(replicas)},
+		Manifests: []string{apiManifest(o)},
 		Links:     []kube.Link{{Name: "api", Service: "api", Port: 80, Host: true}},
 	})
 	return r, "http://" + r.MustLink("api").HostAddr + "/"
@@ -204,12 +220,12 @@ func readyTransition(ctx context.Context, t *testing.T, w *kube.Workload) time.T
 // pod's Ready transition, in whole seconds) within their bounds.
 func TestKubePodKill(t *testing.T) {
 	c := kube.Local(t)
-	r, url := startAPI(t, c, "pod-kill", 1)
+	r, url := startAPI(t, c, "pod-kill", apiOpts{})
 	api := r.Deployment("api")
 	ew := watchEndpoints(t, c, r.Namespace)
 
 	res := drills.Run(t, drills.Drill{
-		Name:     "k8s-pod-kill",
+		Name: "k8s-pod-kill",
 		// A new connection per request: what the Service does for a new
 		// client, which the cluster's record is about (a pooled connection
 		// to the deleted pod fails only when its request times out).
@@ -255,4 +271,129 @@ func TestKubePodKill(t *testing.T) {
 	// The kubelet's own record, in whole seconds: within a second of the event.
 	tr := readyTransition(t.Context(), t, api)
 	assert.WithinDuration(t, readyAt, tr, 1500*time.Millisecond, "the new pod's Ready transition (%s) and the event's receipt (%s)", tr, readyAt)
+}
+
+// apiDrill is a drill of the stub's Deployment: 100 requests/s, each on a
+// new connection, 99% must succeed.
+func apiDrill(name, url string, sched faults.Schedule, budget drills.Budget) drills.Drill {
+	return drills.Drill{
+		Name:     name,
+		Workload: load.HTTP(load.Constant(100), load.Target{URL: url, Client: freshConns()}, load.WithTimeout(250*time.Millisecond)),
+		Steady:   slo.SuccessRatio(0.99),
+		Faults:   sched,
+		Budget:   budget,
+		Limits:   drills.Limits{RecoverWithin: 90 * time.Second},
+	}
+}
+
+// The twin of TestKubePodKill: the same deletion of a Deployment whose pods
+// take 6 s to pass their readiness probe fails a 4 s TTR budget.
+func TestKubePodKillSlowStartFailsTTRBudget(t *testing.T) {
+	c := kube.Local(t)
+	r, url := startAPI(t, c, "slow-start", apiOpts{readyDelay: 6})
+	res, err := drills.Execute(t.Context(), apiDrill("k8s-pod-kill-slow-start", url,
+		faults.At(time.Second, kfaults.DeletePod(r.Deployment("api"))), drills.Budget{TTR: 4 * time.Second}))
+	require.NoError(t, err, res.FormatTimeline())
+	assert.Equal(t, []string{"ttr"}, missedNames(res), res.FormatTimeline())
+	assert.Greater(t, res.Measures.TTR.Lower, 6*time.Second, "the readiness delay is in the TTR: %s", res.Measures.TTR)
+	t.Logf("broken twin: TTR %s, missed %v", res.Measures.TTR, missedNames(res))
+}
+
+// Node loss under the Deployment's only pod: the node's container killed
+// (the kubelet and the pod die with it). The controller manager marks the
+// node NotReady after its node-monitor-grace-period (20 s in make
+// test-kube's cluster) and evicts the pod after its 5 s toleration; the
+// ReplicaSet starts a new one on the other worker.
+func TestKubeNodeLoss(t *testing.T) {
+	c := kube.Local(t)
+	r, url := startAPI(t, c, "node-loss", apiOpts{})
+	api := r.Deployment("api")
+	res := drills.Run(t, apiDrill("k8s-node-loss", url,
+		faults.At(time.Second, kfaults.NodeKill(kfaults.NodeOf(api))), drills.Budget{TTR: 60 * time.Second}))
+	require.True(t, res.Passed(), "%v", res.Missed())
+	t.Logf("node loss: TTR %s %s, onset by %s", res.Measures.TTR, res.Measures.TTR.Interval(), res.Episodes[0].OnsetSource)
+	pods, err := api.Pods(t.Context())
+	require.NoError(t, err)
+	require.NotEmpty(t, pods)
+	assert.NotEqual(t, res.Episodes[0].Fault, "", "the episode names its fault")
+}
+
+// A partition of the node under the Deployment's only pod (iptables in
+// the node, both ways): the pod is unreachable at once; the cluster
+// replaces it once the node is NotReady and the pod's toleration is over.
+func TestKubeNodePartition(t *testing.T) {
+	c := kube.Local(t)
+	r, url := startAPI(t, c, "partition", apiOpts{})
+	res := drills.Run(t, apiDrill("k8s-node-partition", url,
+		faults.At(time.Second, kfaults.NodePartition(kfaults.NodeOf(r.Deployment("api")), kfaults.Both)), drills.Budget{TTR: 60 * time.Second}))
+	require.True(t, res.Passed(), "%v", res.Missed())
+	t.Logf("node partition: TTR %s %s", res.Measures.TTR, res.Measures.TTR.Interval())
+}
+
+// Scaled to zero for 3 s, then back: restored after the revert, once a new
+// pod is ready.
+func TestKubeScaleToZero(t *testing.T) {
+	c := kube.Local(t)
+	r, url := startAPI(t, c, "scale", apiOpts{})
+	api := r.Deployment("api")
+	res := drills.Run(t, apiDrill("k8s-scale-to-zero", url,
+		faults.For(time.Second, 3*time.Second, kfaults.ScaleToZero(api)), drills.Budget{TTR: 10 * time.Second}))
+	require.True(t, res.Passed(), "%v", res.Missed())
+	assert.Greater(t, res.Measures.TTR.Lower, 2500*time.Millisecond, "down until the revert: %s", res.Measures.TTR)
+	n, err := api.Replicas(t.Context())
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n, "the revert scaled it back")
+}
+
+// The container killed through containerd: the kubelet restarts it in
+// the same pod.
+func TestKubeKillContainer(t *testing.T) {
+	c := kube.Local(t)
+	r, url := startAPI(t, c, "kill-container", apiOpts{})
+	api := r.Deployment("api")
+	before, err := api.Pods(t.Context())
+	require.NoError(t, err)
+	res := drills.Run(t, apiDrill("k8s-kill-container", url,
+		faults.At(time.Second, kfaults.KillContainer(api, "")), drills.Budget{TTR: 10 * time.Second}))
+	require.True(t, res.Passed(), "%v", res.Missed())
+	after, err := api.Pods(t.Context())
+	require.NoError(t, err)
+	require.Len(t, after, 1)
+	assert.Equal(t, before[0].UID, after[0].UID, "the same pod")
+	assert.EqualValues(t, 1, after[0].Status.ContainerStatuses[0].RestartCount, "its container restarted once")
+	t.Logf("kill container: TTR %s, onset %s", res.Measures.TTR, res.Episodes[0].OnsetSource)
+}
+
+// The node of the only pod drained for 5 s: the pod is evicted and
+// recreated on the other worker; the revert uncordons the node.
+func TestKubeDrain(t *testing.T) {
+	c := kube.Local(t)
+	r, url := startAPI(t, c, "drain", apiOpts{})
+	pods, err := r.Deployment("api").Pods(t.Context())
+	require.NoError(t, err)
+	node := c.Node(pods[0].Spec.NodeName)
+	res := drills.Run(t, apiDrill("k8s-drain", url,
+		faults.For(time.Second, 5*time.Second, kfaults.Drain(node)), drills.Budget{TTR: 10 * time.Second}))
+	require.True(t, res.Passed(), "%v", res.Missed())
+	cordoned, err := node.Unschedulable(t.Context())
+	require.NoError(t, err)
+	assert.False(t, cordoned, "the revert uncordoned %s", node)
+	after, err := r.Deployment("api").Pods(t.Context())
+	require.NoError(t, err)
+	assert.NotEqual(t, node.Name, after[len(after)-1].Spec.NodeName, "the new pod runs elsewhere")
+}
+
+// A release with a memory limit too low, rolled out with the Recreate
+// strategy: the old pod goes, the new one cannot start; down until the
+// revert rolls the old limits back.
+func TestKubeLimits(t *testing.T) {
+	c := kube.Local(t)
+	r, url := startAPI(t, c, "limits", apiOpts{strategy: "Recreate"})
+	api := r.Deployment("api")
+	res := drills.Run(t, apiDrill("k8s-memory-limit", url,
+		faults.For(time.Second, 5*time.Second, kfaults.Limits(api, "", "", "4Mi")), drills.Budget{TTR: 15 * time.Second}))
+	require.True(t, res.Passed(), "%v", res.Missed())
+	got, err := api.Resources(t.Context(), "")
+	require.NoError(t, err)
+	assert.Empty(t, got.Limits, "the revert put the resources back")
 }

@@ -149,8 +149,13 @@ done
 say "images imported"
 
 # ---- every node ----
+# The control plane's node is tainted as in any cluster: workloads go to
+# the workers, which node faults may take away; only what tolerates the
+# taint (the drills' toxiproxy pods) runs beside the API server.
+taints=()
+[ "$NODE_ROLE" = control-plane ] && taints=(--register-with-taints=node-role.kubernetes.io/control-plane=:NoSchedule)
 run kubelet kubelet --config="$ETC/kubelet.yaml" --kubeconfig="$ETC/kubelet.kubeconfig" \
-	--hostname-override="$NODE_NAME" --node-ip="$NODE_IP"
+	--hostname-override="$NODE_NAME" --node-ip="$NODE_IP" "${taints[@]}"
 # --v=2 logs each rules sync ("Syncing iptables rules", "SyncProxyRules
 # complete"): when a Service change reached the data path, which drills
 # compare with what their load saw.

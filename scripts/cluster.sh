@@ -842,6 +842,7 @@ cmd_check() {
 			template: {metadata: {labels: {app: "stub"}}, spec: {
 				affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{labelSelector: {matchLabels: {app: "stub"}}, topologyKey: "kubernetes.io/hostname"}]}},
 				terminationGracePeriodSeconds: 1,
+				tolerations: [{key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule"}],
 				containers: [{name: "stub", image: "firedrill/stub:local", imagePullPolicy: "Never", ports: [{containerPort: 8080}],
 					readinessProbe: {httpGet: {path: "/healthz", port: 8080}, periodSeconds: 1}}]}}}}')"
 	create "/api/v1/namespaces/$ns/services" '{"apiVersion":"v1","kind":"Service","metadata":{"name":"stub"},"spec":{"selector":{"app":"stub"},"ports":[{"port":80,"targetPort":8080}]}}'

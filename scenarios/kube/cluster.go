@@ -103,7 +103,7 @@ type Cluster struct {
 	mapper   *restmapper.DeferredDiscoveryRESTMapper
 
 	mu       sync.Mutex
-	created  map[string]bool       // namespaces Start created, always in scope
+	created  map[string]bool     // namespaces Start created, always in scope
 	attached *scenarios.Attached // the node containers, once a node fault asked
 }
 

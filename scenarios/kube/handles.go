@@ -17,8 +17,8 @@ import (
 
 // Workload is a typed handle on a Deployment or StatefulSet.
 type Workload struct {
-	c    *Cluster
-	Kind string // "Deployment" or "StatefulSet"
+	c               *Cluster
+	Kind            string // "Deployment" or "StatefulSet"
 	Namespace, Name string
 }
 
@@ -376,7 +376,6 @@ func (n *Node) Evict(ctx context.Context) ([]string, error) {
 
 // NodeOf returns the node a pod runs on.
 func NodeOf(p corev1.Pod) string { return p.Spec.NodeName }
-
 
 // KillContainer sends signal (e.g. "SIGKILL") to a container of pod
 // through the runtime of its node (`ctr tasks kill` in the node), after

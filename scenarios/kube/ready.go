@@ -46,8 +46,12 @@ func (c *Cluster) waitReady(ctx context.Context, ns string, ws []workload, timeo
 	}
 	for _, open := range []func() (watch.Interface, error){
 		func() (watch.Interface, error) { return c.Client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{}) },
-		func() (watch.Interface, error) { return c.Client.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{}) },
-		func() (watch.Interface, error) { return c.Client.AppsV1().StatefulSets(ns).Watch(ctx, metav1.ListOptions{}) },
+		func() (watch.Interface, error) {
+			return c.Client.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{})
+		},
+		func() (watch.Interface, error) {
+			return c.Client.AppsV1().StatefulSets(ns).Watch(ctx, metav1.ListOptions{})
+		},
 	} {
 		w, err := open()
 		if err != nil {

@@ -555,7 +555,8 @@ func toxiproxyManifest(sys System, node string, nodePorts map[int]int) string {
 	}
 	pin := ""
 	if node != "" {
-		pin = fmt.Sprintf("      nodeSelector: {kubernetes.io/hostname: %s}\n", node)
+		pin = fmt.Sprintf("      nodeSelector: {kubernetes.io/hostname: %s}\n", node) +
+			"      tolerations: [{key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}]\n"
 	}
 	return fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment

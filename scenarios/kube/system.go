@@ -517,6 +517,26 @@ func (r *Running) deleteAll(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("delete %s %s/%s: %w", u.GetKind(), r.Namespace, u.GetName(), err))
 		}
 	}
+	// Wait until they are gone (foreground deletion: their pods first).
+	for _, u := range r.objects {
+		res, err := c.resourceOf(u.GroupVersionKind())
+		if err != nil {
+			continue
+		}
+		for {
+			_, err := c.Dynamic.Resource(res).Namespace(r.Namespace).Get(ctx, u.GetName(), metav1.GetOptions{})
+			if isGone(err) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				errs = append(errs, fmt.Errorf("%s %s/%s still there after a minute (kubectl get -n %s %s %s)", u.GetKind(), r.Namespace, u.GetName(), r.Namespace, res.Resource, u.GetName()))
+			case <-time.After(200 * time.Millisecond):
+				continue
+			}
+			break
+		}
+	}
 	return errors.Join(errs...)
 }
 

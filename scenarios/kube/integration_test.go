@@ -1,0 +1,325 @@
+package kube_test
+
+// Tests on firedrill's own cluster (make test-kube): rehearsing a cluster
+// through a user's kubeconfig and scope, the host's kernel settings, and
+// nothing left behind however a test process ends.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/firedrill/firedrill/faults"
+	kfaults "github.com/firedrill/firedrill/faults/kube"
+	"github.com/firedrill/firedrill/scenarios"
+	"github.com/firedrill/firedrill/scenarios/kube"
+)
+
+// stubManifest is a Deployment of the stub labelled app=NAME, with its
+// Service NAME on port 80.
+func stubManifest(name string) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %[1]s, labels: {app: %[1]s}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: %[1]s}}
+  template:
+    metadata: {labels: {app: %[1]s}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: stub
+        image: %[2]s
+        imagePullPolicy: Never
+        readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: %[1]s}
+spec:
+  selector: {app: %[1]s}
+  ports: [{port: 80, targetPort: 8080}]
+`, name, scenarios.Image(scenarios.ImageStub))
+}
+
+// staging is a namespace with the user's own system in it (api and db),
+// created with the admin client as a user's deployment would be, and
+// deleted at the end.
+func staging(t *testing.T, own *kube.Cluster) string {
+	t.Helper()
+	ctx := t.Context()
+	require.NoError(t, own.Load(ctx, scenarios.Image(scenarios.ImageStub), scenarios.Image(scenarios.ImageToxiproxy)))
+	ns, err := own.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		GenerateName: "staging-", Labels: map[string]string{kube.LabelFiredrill: "true"},
+	}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = own.Client.CoreV1().Namespaces().Delete(context.WithoutCancel(ctx), ns.Name, metav1.DeleteOptions{})
+	})
+	// The user's system, started by firedrill into the namespace only to
+	// set it up; the rehearsal below connects as the user would.
+	setup, err := kube.LocalContext(ctx, kube.Scope{Namespaces: []string{ns.Name}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = setup.Close(context.WithoutCancel(ctx)) })
+	for _, app := range []string{"api", "db"} {
+		_, err := kube.StartContext(ctx, setup, kube.System{Name: "user-" + app, Namespace: ns.Name, Manifests: []string{stubManifest(app)}})
+		require.NoError(t, err)
+	}
+	return ns.Name
+}
+
+// A rehearsal of an existing cluster through the user's kubeconfig acts
+// only in the listed namespace, on what matches the selector; everything
+// else is refused with ErrOutOfScope and left as it was.
+func TestRehearseExistingClusterWithinScope(t *testing.T) {
+	own := kube.Local(t)
+	ns, other := staging(t, own), staging(t, own)
+	ctx := t.Context()
+
+	c, err := kube.Connect(ctx, kube.LocalKubeconfig(), kube.Scope{Namespaces: []string{ns}, Selector: "app=api"})
+	require.NoError(t, err)
+	defer c.Close(ctx)
+	require.False(t, c.Own(), "through a kubeconfig: a user's cluster")
+
+	api := c.Workload("Deployment", ns, "api")
+	db := c.Workload("Deployment", ns, "db")
+	in := faults.NewInjector()
+	in.Guard(t)
+
+	// In scope: a pod of api is deleted and replaced.
+	before, err := api.Pods(ctx)
+	require.NoError(t, err)
+	_, err = in.Inject(ctx, kfaults.DeletePod(api))
+	require.NoError(t, err)
+	require.NoError(t, api.WaitAvailable(ctx, time.Minute))
+	after, err := api.Pods(ctx)
+	require.NoError(t, err)
+	assert.NotEqual(t, before[0].UID, after[len(after)-1].UID, "api's pod was replaced")
+
+	// Refused, each with ErrOutOfScope, nothing changed:
+	dbPods, err := db.Pods(ctx)
+	require.NoError(t, err)
+	refused := map[string]faults.Fault{
+		"a pod the selector does not match":  kfaults.DeletePod(db),
+		"scaling what the selector excludes": kfaults.ScaleToZero(db),
+		"a namespace not listed":             kfaults.DeletePod(c.Workload("Deployment", other, "api")),
+		"limits outside the selector":        kfaults.Limits(db, "", "", "64Mi"),
+		"a node not listed":                  kfaults.Drain(c.Node(own.Workers()[0])),
+	}
+	for what, f := range refused {
+		_, err := in.Inject(ctx, f)
+		assert.ErrorIs(t, err, kube.ErrOutOfScope, what)
+	}
+	_, err = c.NodeContainer(ctx, own.Workers()[0])
+	assert.ErrorIs(t, err, kube.ErrOutOfScope, "node containers: not listed")
+	c2, err := kube.Connect(ctx, kube.LocalKubeconfig(), kube.Scope{Namespaces: []string{ns}, Nodes: own.Workers()})
+	require.NoError(t, err)
+	defer c2.Close(ctx)
+	_, err = c2.NodeContainer(ctx, own.Workers()[0])
+	assert.ErrorIs(t, err, kube.ErrNotOwnNode, "a user's node is never killed or partitioned, even when listed")
+	_, err = in.Inject(ctx, kfaults.KillContainer(c2.Workload("Deployment", ns, "api"), ""))
+	assert.ErrorIs(t, err, kube.ErrNotOwnNode)
+
+	dbAfter, err := db.Pods(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, dbPods[0].UID, dbAfter[0].UID, "db untouched")
+	n, err := db.Replicas(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n)
+
+	// A system started in the listed namespace (no namespace of its own:
+	// Scope.CreateNamespaces is not set), with a link through toxiproxy
+	// reached over a port-forward; its objects are deleted at the end.
+	_, err = kube.StartContext(ctx, c, kube.System{Name: "probe", Manifests: []string{stubManifest("api2")}})
+	assert.ErrorIs(t, err, kube.ErrOutOfScope, "no namespace of its own without Scope.CreateNamespaces")
+	cAll, err := kube.Connect(ctx, kube.LocalKubeconfig(), kube.Scope{Namespaces: []string{ns}})
+	require.NoError(t, err)
+	defer cAll.Close(ctx)
+	r, err := kube.StartContext(ctx, cAll, kube.System{
+		Name: "probe", Namespace: ns, Manifests: []string{stubManifest("api2")},
+		Links: []kube.Link{{Name: "api2", Service: "api2", Port: 80, Host: true}},
+	})
+	require.NoError(t, err)
+	addr := r.MustLink("api2").HostAddr
+	require.True(t, strings.HasPrefix(addr, "127.0.0.1:"), addr)
+	// kube-proxy programs a new Service within about a second of it: the
+	// first requests may find no route yet.
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 15*time.Second, 100*time.Millisecond, "GET /healthz through the link over the port-forward")
+	require.NoError(t, r.Close(ctx))
+	deps, err := own.Client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	var names []string
+	for _, d := range deps.Items {
+		names = append(names, d.Name)
+	}
+	assert.ElementsMatch(t, []string{"api", "db"}, names, "the probe system's objects are gone, the user's stay")
+}
+
+// kubelet insists on kernel.panic=10, kernel.panic_on_oops=1 and
+// vm.overcommit_memory=1; the nodes see those values, the host keeps its
+// own, which are those scripts/cluster.sh recorded before the cluster
+// started.
+func TestHostKernelSettingsUnchanged(t *testing.T) {
+	c := kube.Local(t)
+	keys := []string{"kernel/panic", "kernel/panic_on_oops", "vm/overcommit_memory"}
+	host := map[string]string{}
+	for _, k := range keys {
+		raw, err := os.ReadFile("/proc/sys/" + k)
+		require.NoError(t, err)
+		host[strings.ReplaceAll(k, "/", ".")] = strings.TrimSpace(string(raw))
+	}
+	rec, err := os.ReadFile(strings.TrimSuffix(kube.LocalKubeconfig(), "kubeconfig") + "sysctl.before")
+	require.NoError(t, err, "scripts/cluster.sh up records the host's values")
+	for _, line := range strings.Split(strings.TrimSpace(string(rec)), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		require.True(t, ok, line)
+		assert.Equal(t, v, host[k], "host %s now vs before the cluster started", k)
+	}
+	node, err := c.NodeContainer(t.Context(), c.Workers()[0])
+	require.NoError(t, err)
+	want := map[string]string{"kernel/panic": "10", "kernel/panic_on_oops": "1", "vm/overcommit_memory": "1"}
+	for _, k := range keys {
+		code, out, err := node.Exec(t.Context(), []string{"cat", "/proc/sys/" + k})
+		require.NoError(t, err)
+		require.Zero(t, code)
+		assert.Equal(t, want[k], strings.TrimSpace(out), "node %s sees kubelet's value", k)
+	}
+	t.Logf("host: %v; nodes: %v", host, want)
+}
+
+// ---- nothing left behind --------------------------------------------------
+
+const leakChildEnv = "FIREDRILL_KUBE_LEAK_CHILD"
+
+// TestKubeLeakChild is the child of TestNothingLeftBehind: it starts a
+// system, partitions and cordons a worker, and ends as its mode says.
+func TestKubeLeakChild(t *testing.T) {
+	mode := os.Getenv(leakChildEnv)
+	if mode == "" {
+		t.Skip("the child of TestNothingLeftBehind")
+	}
+	c := kube.Local(t)
+	r := kube.Start(t, c, kube.System{Name: "leak-" + mode, Images: []string{scenarios.Image(scenarios.ImageStub)},
+		Manifests: []string{stubManifest("api")}, Links: []kube.Link{{Name: "api", Service: "api", Port: 80, Host: true}}})
+	in := faults.NewInjector()
+	in.Guard(t)
+	worker := c.Workers()[0]
+	for _, f := range []faults.Fault{
+		kfaults.NodePartition(kfaults.Node(c, worker), kfaults.Outbound),
+		kfaults.Cordon(c.Node(worker)),
+		faults.Latency(r.MustLink("api"), time.Second),
+	} {
+		_, err := in.Inject(t.Context(), f)
+		require.NoError(t, err)
+	}
+	fmt.Println("FAULTS IN EFFECT")
+	switch mode {
+	case "fail":
+		t.Fatal("failing on purpose")
+	case "panic":
+		panic("panicking on purpose")
+	case "timeout", "sigint":
+		time.Sleep(10 * time.Minute)
+	}
+}
+
+// Whatever way a test process ends (pass, fail, panic, -timeout, SIGINT)
+// its namespace is deleted, the partition healed and the node uncordoned.
+func TestNothingLeftBehind(t *testing.T) {
+	c := kube.Local(t)
+	for _, mode := range []string{"pass", "fail", "panic", "timeout", "sigint"} {
+		t.Run(mode, func(t *testing.T) {
+			run := "leak-" + mode + "-" + fmt.Sprint(time.Now().UnixNano())
+			args := []string{"-test.run=^TestKubeLeakChild$", "-test.v"}
+			if mode == "timeout" {
+				args = append(args, "-test.timeout=45s")
+			}
+			cmd := exec.CommandContext(t.Context(), os.Args[0], args...)
+			cmd.Env = append(os.Environ(), leakChildEnv+"="+mode, scenarios.EnvRunID+"="+run, "FIREDRILL_PROGRESS=0")
+			var out syncBuffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			require.NoError(t, cmd.Start())
+			if mode == "sigint" {
+				require.Eventually(t, func() bool { return strings.Contains(out.String(), "FAULTS IN EFFECT") }, 90*time.Second, 50*time.Millisecond, "%s", &out)
+				require.NoError(t, cmd.Process.Signal(os.Interrupt))
+			}
+			err := cmd.Wait()
+			require.Contains(t, out.String(), "FAULTS IN EFFECT", "the child got as far as its faults:\n%s", &out)
+			if mode == "pass" {
+				require.NoError(t, err, "%s", &out)
+			} else {
+				require.Error(t, err, "the child fails when it %ss:\n%s", mode, &out)
+			}
+			assertNothingLeft(t, c, run)
+		})
+	}
+}
+
+// assertNothingLeft: no namespace of run (one being deleted must be gone
+// within a minute), no partition rule in any node, no node cordoned.
+func assertNothingLeft(t *testing.T, c *kube.Cluster, run string) {
+	t.Helper()
+	ctx := t.Context()
+	require.Eventually(t, func() bool {
+		l, err := c.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: kube.LabelRun + "=" + run})
+		return err == nil && len(l.Items) == 0
+	}, time.Minute, 250*time.Millisecond, "the namespaces of run %s are deleted", run)
+	nodes, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	for _, n := range nodes.Items {
+		assert.False(t, n.Spec.Unschedulable, "node %s uncordoned", n.Name)
+	}
+	require.Eventually(t, func() bool {
+		for _, n := range c.NodeNames() {
+			if ok, err := c.Node(n).Ready(ctx); err != nil || !ok {
+				return false
+			}
+		}
+		return true
+	}, 90*time.Second, 500*time.Millisecond, "every node is Ready again")
+	for _, w := range c.Workers() {
+		node, err := c.NodeContainer(ctx, w)
+		require.NoError(t, err)
+		_, rules, err := node.Exec(ctx, []string{"iptables", "-S"})
+		require.NoError(t, err)
+		assert.NotContains(t, rules, "firedrill-partition", "node %s healed", w)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

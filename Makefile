@@ -106,6 +106,10 @@ cluster: docker ## build (cached) and start a real Kubernetes cluster of CLUSTER
 	@scripts/cluster.sh build
 	@scripts/cluster.sh up $(CLUSTER_NODES)
 
+.PHONY: test-kube
+test-kube: images ## the tests on a real Kubernetes cluster: builds it (cached), starts 3 nodes of its own, runs them, removes it (scripts/test-kube.sh)
+	@scripts/test-kube.sh
+
 .PHONY: cluster-down
 cluster-down: ## remove the cluster make cluster started: its node containers, network and host directories
 	@scripts/cluster.sh down

@@ -227,3 +227,11 @@ func (rs readyAll) Check(ctx context.Context, c *Container) error {
 	}
 	return nil
 }
+
+// HTTPReadiness reports the port and path of a readiness made by
+// [ReadyHTTP] (for translating a System to another runtime, such as
+// scenarios/kube's readiness probes).
+func HTTPReadiness(r Readiness) (port, path string, ok bool) {
+	h, ok := r.(readyHTTP)
+	return h.port, h.path, ok
+}

@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -242,6 +243,17 @@ func (c *Cluster) allocNodePorts(ctx context.Context, remote []int) (map[int]int
 		}
 	}
 	releasedMu.Unlock()
+	// Docker's proxy of a published port can be gone (seen once: one of the
+	// node's 25 was not listening, though Docker still listed it): use
+	// only ports that accept a connection on 127.0.0.1.
+	free = slices.DeleteFunc(free, func(np int) bool {
+		conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(c.own.nodePorts[np]), 500*time.Millisecond)
+		if err != nil {
+			return true
+		}
+		conn.Close()
+		return false
+	})
 	sort.Ints(free)
 	if len(free) < len(remote) {
 		return nil, fmt.Errorf("kube: %d NodePorts needed, %d of the %d published by %s are free: close other systems (or scripts/cluster.sh down, then up)", len(remote), len(free), len(c.own.nodePorts), c.own.controlPlane)

@@ -276,23 +276,22 @@ func (r *Running) start(ctx context.Context, lbls map[string]string) error {
 			ws = append(ws, workload{o.u.GetKind(), o.u.GetName()})
 		}
 	}
+	// The links first: the workloads dial them as they start (and may be
+	// ready only once they can).
 	if len(sys.Links) > 0 {
-		ws = append(ws, workload{"Deployment", toxiproxyName})
+		if err := c.waitReady(ctx, r.Namespace, []workload{{"Deployment", toxiproxyName}}, sys.ReadyTimeout); err != nil {
+			return err
+		}
+		if err := r.links_(ctx, linkPort, ips); err != nil {
+			return err
+		}
 	}
 	created, err = c.apply(ctx, r.Namespace, lbls, rest)
 	r.objects = append(r.objects, created...)
 	if err != nil {
 		return err
 	}
-	if err := c.waitReady(ctx, r.Namespace, ws, sys.ReadyTimeout); err != nil {
-		return err
-	}
-	if len(sys.Links) > 0 {
-		if err := r.links_(ctx, linkPort, ips); err != nil {
-			return err
-		}
-	}
-	return nil
+	return c.waitReady(ctx, r.Namespace, ws, sys.ReadyTimeout)
 }
 
 // startToxiproxy creates the toxiproxy Deployment and Service and

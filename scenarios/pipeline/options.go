@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/scenarios"
+	"github.com/firedrill/firedrill/scenarios/kube"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/plant"
 )
 
@@ -20,6 +21,17 @@ type config struct {
 	scenario   []scenarios.Option
 	monitoring bool
 	rules      []byte // nil: AlertRules
+	kube       []kube.TranslateOption
+}
+
+// WithKube passes options to the Kubernetes translation of StartKube
+// (e.g. kube.PreferNode(pipeline.Lake, node): which parts share a node).
+// Start ignores them.
+func WithKube(opts ...kube.TranslateOption) Option {
+	return func(c *config) error {
+		c.kube = append(c.kube, opts...)
+		return nil
+	}
 }
 
 // WithAlertRules replaces the alert rules WithMonitoring gives Prometheus

@@ -33,6 +33,7 @@ import (
 	"github.com/firedrill/firedrill/drills/slo"
 	"github.com/firedrill/firedrill/recovery"
 	"github.com/firedrill/firedrill/scenarios"
+	"github.com/firedrill/firedrill/scenarios/kube"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/ctl"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/ingest"
 	"github.com/firedrill/firedrill/scenarios/pipeline/internal/loader"
@@ -118,7 +119,10 @@ func System(defects ...Defect) scenarios.System {
 
 // Pipeline is a running pipeline and its handles.
 type Pipeline struct {
+	// Running is the system on Docker (Start); Kube on Kubernetes
+	// (StartKube). One of them is nil.
 	Running *scenarios.Running
+	Kube    *kube.Running
 
 	Lake, Warehouse, Collector, Loader *scenarios.Container
 	// Links through toxiproxy: collector→lake, loader→lake, loader→warehouse.
@@ -197,6 +201,9 @@ func StartContext(ctx context.Context, opts ...Option) (*Pipeline, error) {
 // Close releases the database pools and tears the system down.
 func (p *Pipeline) Close(ctx context.Context) error {
 	p.close()
+	if p.Kube != nil {
+		return p.Kube.Close(ctx)
+	}
 	if p.Running == nil {
 		return nil
 	}
@@ -379,8 +386,8 @@ func (p *Pipeline) loaderDo(ctx context.Context, method, path, body string) (*ht
 	base := p.LoaderURL
 	p.mu.Unlock()
 	resp, err := do(base)
-	if err == nil {
-		return resp, nil
+	if err == nil || p.Loader == nil {
+		return resp, err
 	}
 	ep, epErr := p.Loader.Endpoint(ctx, LoaderPort)
 	if epErr != nil || "http://"+ep == base {

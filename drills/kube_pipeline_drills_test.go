@@ -1,0 +1,117 @@
+package drills_test
+
+// The reference pipeline on firedrill's own 3-node Kubernetes cluster (make
+// test-kube): the same declaration as the Docker drills, translated by
+// kube.FromSystem, under the faults a cluster brings: a pod deleted, a
+// node lost, a node cut off.
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/firedrill/firedrill/drills"
+	"github.com/firedrill/firedrill/drills/load"
+	"github.com/firedrill/firedrill/faults"
+	kfaults "github.com/firedrill/firedrill/faults/kube"
+	"github.com/firedrill/firedrill/scenarios/kube"
+	"github.com/firedrill/firedrill/scenarios/pipeline"
+)
+
+// kubePipeline is the pipeline drill on the cluster: ingest at the Docker
+// drills' rate, the same steady state, every acknowledged event accounted
+// for; the limits leave room for a node's loss to be noticed.
+func kubePipeline(p *pipeline.Pipeline, name string, sched faults.Schedule, budget drills.Budget) drills.Drill {
+	return drills.Drill{
+		Name:      name,
+		Workload:  p.Ingest(load.Constant(ingestRate)),
+		Steady:    steady(p, 2*time.Second),
+		Integrity: drills.LandedFunc(p.Landed),
+		Faults:    sched,
+		Budget:    budget,
+		Limits: drills.Limits{
+			SteadyWithin:  60 * time.Second,
+			RecoverWithin: 90 * time.Second,
+			CatchUpWithin: 60 * time.Second,
+		},
+	}
+}
+
+// The loader's pod deleted: its Deployment starts another, which resumes
+// from the checkpoint in the warehouse. Freshness breaks, ingest does not;
+// nothing acknowledged is lost or loaded twice.
+func TestKubePipelineLoaderPodKill(t *testing.T) {
+	c := kube.Local(t)
+	p := pipeline.StartKube(t, c)
+	res := drills.Run(t, kubePipeline(p, "k8s-pipeline-loader-pod-kill",
+		faults.At(time.Second, kfaults.DeletePod(p.Kube.Deployment(pipeline.Loader))),
+		drills.Budget{TTR: 15 * time.Second, CatchUp: 20 * time.Second}))
+	requireNoLoss(t, res)
+	t.Logf("loader pod kill: TTR %s %s, catch-up %s", res.Measures.TTR, res.Measures.TTR.Interval(), res.Measures.CatchUp)
+}
+
+// The node under the warehouse lost (its container killed): the warehouse
+// pod is replaced on the other worker once the node is NotReady and the
+// pod's toleration is over, with an empty database (its data lived on the
+// lost node); the loader migrates it and replays the lake. Whatever else
+// ran on that node goes with it. Nothing acknowledged is lost.
+func TestKubePipelineWarehouseNodeLoss(t *testing.T) {
+	c := kube.Local(t)
+	// The warehouse alone on one worker: its node's loss takes only it.
+	p := pipeline.StartKube(t, c, placed(c, []string{pipeline.Warehouse}, []string{pipeline.Lake, pipeline.Collector, pipeline.Loader}))
+	res := drills.Run(t, kubePipeline(p, "k8s-pipeline-warehouse-node-loss",
+		faults.At(time.Second, kfaults.NodeKill(kfaults.NodeOf(p.Kube.Deployment(pipeline.Warehouse)))),
+		drills.Budget{TTR: 75 * time.Second, CatchUp: 60 * time.Second}))
+	requireNoLoss(t, res)
+	t.Logf("warehouse node loss: TTR %s %s, catch-up %s", res.Measures.TTR, res.Measures.TTR.Interval(), res.Measures.CatchUp)
+}
+
+// The collector's node cut off (both ways), the loader beside it and the
+// databases on the other worker: ingest fails until the collector is
+// replaced on the other worker; the client retries with the same ids, so
+// nothing acknowledged is lost.
+func TestKubePipelineCollectorPartition(t *testing.T) {
+	c := kube.Local(t)
+	p := pipeline.StartKube(t, c, placed(c, []string{pipeline.Lake, pipeline.Warehouse}, []string{pipeline.Collector, pipeline.Loader}))
+	res := drills.Run(t, collectorPartition(p))
+	requireNoLoss(t, res)
+	require.Positive(t, res.Measures.FailedRequests, "ingest fails while the collector is cut off")
+	t.Logf("collector partition: TTR %s %s, catch-up %s", res.Measures.TTR, res.Measures.TTR.Interval(), res.Measures.CatchUp)
+}
+
+// The broken twin: the lake on the collector's node. Its pod is replaced
+// on the other worker with an empty database (its data lived in the pod),
+// so the events it had acknowledged and the loader had not loaded yet are
+// gone, and the loader's checkpoint is ahead of the new lake: the drill
+// fails "lost", and is not restored without the runbook (pipelinectl wipe).
+func TestKubePipelineCollectorPartitionLakeBeside(t *testing.T) {
+	c := kube.Local(t)
+	p := pipeline.StartKube(t, c, placed(c, []string{pipeline.Warehouse}, []string{pipeline.Collector, pipeline.Lake, pipeline.Loader}))
+	d := collectorPartition(p)
+	d.Limits.RecoverWithin = 45 * time.Second
+	res, err := drills.Execute(t.Context(), d)
+	require.NoError(t, err, res.FormatTimeline())
+	require.Contains(t, missedNames(res), "lost", res.FormatTimeline())
+	require.Positive(t, res.Integrity.Lost, "acknowledged events lost with the lake's pod")
+	t.Logf("broken twin: lost %d of %d acknowledged, missed %v", res.Integrity.Lost, res.Integrity.Acknowledged, missedNames(res))
+}
+
+func collectorPartition(p *pipeline.Pipeline) drills.Drill {
+	return kubePipeline(p, "k8s-pipeline-collector-partition",
+		faults.At(time.Second, kfaults.NodePartition(kfaults.NodeOf(p.Kube.Deployment(pipeline.Collector)), kfaults.Both)),
+		drills.Budget{TTR: 75 * time.Second, CatchUp: 60 * time.Second})
+}
+
+// placed prefers the first worker for the parts a, the second for b.
+func placed(c *kube.Cluster, a, b []string) pipeline.Option {
+	w := c.Workers()
+	var opts []kube.TranslateOption
+	for _, n := range a {
+		opts = append(opts, kube.PreferNode(n, w[0]))
+	}
+	for _, n := range b {
+		opts = append(opts, kube.PreferNode(n, w[1]))
+	}
+	return pipeline.WithKube(opts...)
+}

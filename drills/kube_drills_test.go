@@ -239,13 +239,20 @@ func TestKubePodKill(t *testing.T) {
 	ttr := res.Measures.TTR
 	require.True(t, ttr.Valid)
 
-	var readyAt time.Time
-	select {
-	case readyAt = <-ew.readyAgain:
-	case <-time.After(5 * time.Second):
-		t.Fatal("no EndpointSlice event showed the Service ready again")
-	}
 	tl := res.Timeline
+	// The first "ready again" after the onset (one may come earlier, while
+	// the Deployment was starting).
+	var readyAt time.Time
+	for readyAt.IsZero() {
+		select {
+		case at := <-ew.readyAgain:
+			if at.After(tl.Onset) {
+				readyAt = at
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no EndpointSlice event showed the Service ready again after the onset")
+		}
+	}
 	ep := res.Episodes[0]
 	// The cluster's record of "ready again" has two steps: the EndpointSlice
 	// event with a ready endpoint (the pod passed its readiness probe), then
@@ -318,27 +325,23 @@ func TestKubeNodeLoss(t *testing.T) {
 	assert.NotEqual(t, res.Episodes[0].Fault, "", "the episode names its fault")
 }
 
-// A partition of the node under the Deployment's only pod (iptables in
-// the node, both ways): the pod is unreachable at once; the cluster
-// replaces it once the node is NotReady and the pod's toleration is over.
-func TestKubeNodePartition(t *testing.T) {
-	c := kube.Local(t)
-	r, url := startAPI(t, c, "partition", apiOpts{})
-	res := drills.Run(t, apiDrill("k8s-node-partition", url,
-		faults.At(time.Second, kfaults.NodePartition(kfaults.NodeOf(r.Deployment("api")), kfaults.Both)), drills.Budget{TTR: 60 * time.Second}))
-	require.True(t, res.Passed(), "%v", res.Missed())
-	t.Logf("node partition: TTR %s %s", res.Measures.TTR, res.Measures.TTR.Interval())
-}
-
 // Scaled to zero for 3 s, then back: restored after the revert, once a new
 // pod is ready.
 func TestKubeScaleToZero(t *testing.T) {
 	c := kube.Local(t)
 	r, url := startAPI(t, c, "scale", apiOpts{})
 	api := r.Deployment("api")
-	res := drills.Run(t, apiDrill("k8s-scale-to-zero", url,
-		faults.For(time.Second, 3*time.Second, kfaults.ScaleToZero(api)), drills.Budget{TTR: 10 * time.Second}))
+	d := apiDrill("k8s-scale-to-zero", url,
+		faults.For(time.Second, 3*time.Second, kfaults.ScaleToZero(api)), drills.Budget{TTR: 10 * time.Second})
+	// The probes from the API: ready pods in the steady state, and the
+	// Service without a ready endpoint as the detector (TTD).
+	d.Steady = slo.All(d.Steady, slo.AtLeast(kube.ReadyPods(r.Pods("app=api")), 1))
+	d.Detect = drills.DetectWhen(kube.ReadyEndpoints(r.Service("api")), func(v float64) bool { return v == 0 })
+	res := drills.Run(t, d)
 	require.True(t, res.Passed(), "%v", res.Missed())
+	require.True(t, res.Measures.TTD.Valid, "the endpoints probe detected the outage")
+	assert.Less(t, res.Measures.TTD.Value, res.Measures.TTR.Value)
+	t.Logf("scale to zero: TTR %s, TTD %s by %s", res.Measures.TTR, res.Measures.TTD, res.Measures.TTD.Source)
 	assert.Greater(t, res.Measures.TTR.Lower, 2500*time.Millisecond, "down until the revert: %s", res.Measures.TTR)
 	n, err := api.Replicas(t.Context())
 	require.NoError(t, err)
@@ -396,4 +399,17 @@ func TestKubeLimits(t *testing.T) {
 	got, err := api.Resources(t.Context(), "")
 	require.NoError(t, err)
 	assert.Empty(t, got.Limits, "the revert put the resources back")
+}
+
+// The detector's twin: the endpoints probe of a Service the fault does not
+// touch (toxiproxy's own) never fires: the drill fails "detected".
+func TestKubeScaleToZeroDetectorThatNeverFires(t *testing.T) {
+	c := kube.Local(t)
+	r, url := startAPI(t, c, "scale-undetected", apiOpts{})
+	d := apiDrill("k8s-scale-to-zero-undetected", url,
+		faults.For(time.Second, 3*time.Second, kfaults.ScaleToZero(r.Deployment("api"))), drills.Budget{TTR: 10 * time.Second})
+	d.Detect = drills.DetectWhen(kube.ReadyEndpoints(r.Service("firedrill-toxiproxy")), func(v float64) bool { return v == 0 })
+	res, err := drills.Execute(t.Context(), d)
+	require.NoError(t, err, res.FormatTimeline())
+	assert.Equal(t, []string{"detected"}, missedNames(res), res.FormatTimeline())
 }

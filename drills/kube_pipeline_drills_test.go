@@ -89,7 +89,8 @@ func TestKubePipelineCollectorPartitionLakeBeside(t *testing.T) {
 	c := kube.Local(t)
 	p := pipeline.StartKube(t, c, placed(c, []string{pipeline.Warehouse}, []string{pipeline.Collector, pipeline.Lake, pipeline.Loader}))
 	d := collectorPartition(p)
-	d.Limits.RecoverWithin = 45 * time.Second
+	// Not restored without the runbook, so no need to wait long for it.
+	d.Limits.RecoverWithin, d.Limits.CatchUpWithin, d.Limits.LostAfter = 40*time.Second, 10*time.Second, 5*time.Second
 	res, err := drills.Execute(t.Context(), d)
 	require.NoError(t, err, res.FormatTimeline())
 	require.Contains(t, missedNames(res), "lost", res.FormatTimeline())
@@ -114,4 +115,18 @@ func placed(c *kube.Cluster, a, b []string) pipeline.Option {
 		opts = append(opts, kube.PreferNode(n, w[1]))
 	}
 	return pipeline.WithKube(opts...)
+}
+
+// A toxic on a Kubernetes link, as on Docker: the loader→warehouse link
+// down for 5 s (through the toxiproxy pod). Freshness breaks, ingest does
+// not; restored with no action once the link is back.
+func TestKubePipelineWarehouseLinkDown(t *testing.T) {
+	c := kube.Local(t)
+	p := pipeline.StartKube(t, c)
+	res := drills.Run(t, kubePipeline(p, "k8s-pipeline-warehouse-link-down",
+		faults.For(time.Second, 5*time.Second, faults.Down(p.LoaderWarehouse)),
+		drills.Budget{TTR: 15 * time.Second, CatchUp: 20 * time.Second, NoFailedRequests: true}))
+	requireNoLoss(t, res)
+	require.GreaterOrEqual(t, res.Measures.TTR.Value, 4*time.Second, "freshness cannot restore before the link does")
+	t.Logf("warehouse link down: TTR %s %s", res.Measures.TTR, res.Measures.TTR.Interval())
 }

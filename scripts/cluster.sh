@@ -22,6 +22,9 @@
 #              $FIREDRILL_K8S_CACHE/<version>/bin. About 6 min on 2 cores
 #              with a cold Go cache, 1.75 GB peak; kept until the version or
 #              the build flags change.
+#   etcd       etcd v3.6 for the control plane: firedrill/etcd:local's
+#              binary (scripts/images.sh etcd), copied into the binaries'
+#              directory (see etcd_binary: Debian's 3.4 breaks watches).
 #   firedrill/pause:<hash>, :local   the pod sandbox image: a tiny Go binary
 #              (FROM scratch) that sleeps until SIGINT/SIGTERM and reaps
 #              orphans. Hash: its source, the Go toolchain, this recipe.
@@ -34,7 +37,7 @@
 #
 # Up: one Docker network and N containers named NAME-0 (control plane:
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler; also a
-# node) to NAME-(N-1), labelled firedrill=true, firedrill.system=k8s,
+# node, tainted node-role.kubernetes.io/control-plane:NoSchedule) to NAME-(N-1), labelled firedrill=true, firedrill.system=k8s,
 # firedrill.run=<run id>, firedrill.k8s.cluster=NAME. Not --privileged (the
 # host's bounding set lacks CAP_SYS_RESOURCE): all capabilities but
 # SYS_RESOURCE, no seccomp/AppArmor, every device, a private cgroup

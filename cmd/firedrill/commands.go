@@ -10,6 +10,7 @@ import (
 
 	"github.com/firedrill/firedrill/reports"
 	"github.com/firedrill/firedrill/scenarios"
+	"github.com/firedrill/firedrill/scenarios/kube"
 )
 
 type reportCmd struct {
@@ -149,7 +150,9 @@ func (c *historyCmd) Run(e *env) error {
 }
 
 type wipeCmd struct {
-	Timeout time.Duration `default:"2m" help:"Give up after this long."`
+	Timeout    time.Duration `default:"2m" help:"Give up after this long."`
+	Kubeconfig string        `help:"Put back, on this Kubernetes cluster instead, what a killed drill left: firedrill's namespaces (fd-...), its objects in the --namespace ones, its cordons, scaled workloads and changed limits." placeholder:"FILE"`
+	Namespace  []string      `help:"With --kubeconfig: a namespace the drill acted in (repeat for more)." placeholder:"NS"`
 }
 
 // wipe removes firedrill-labelled Docker resources; tests replace it.
@@ -158,9 +161,36 @@ var wipe = func(ctx context.Context) (containers, networks []string, err error) 
 	return r.Containers, r.Networks, err
 }
 
+// kubeWipe puts a Kubernetes cluster back; tests replace it.
+var kubeWipe = func(ctx context.Context, kubeconfig string, namespaces []string) (kube.Wiped, error) {
+	c, err := kube.Connect(ctx, kubeconfig, kube.Scope{Namespaces: namespaces, CreateNamespaces: true})
+	if err != nil {
+		return kube.Wiped{}, err
+	}
+	defer c.Close(ctx)
+	return kube.Wipe(ctx, c)
+}
+
 func (c *wipeCmd) Run(e *env) error {
 	ctx, cancel := context.WithTimeout(e.ctx, c.Timeout)
 	defer cancel()
+	if c.Kubeconfig != "" {
+		w, err := kubeWipe(ctx, c.Kubeconfig, c.Namespace)
+		for _, ns := range w.Namespaces {
+			fmt.Fprintf(e.stdout, "deleted namespace %s\n", ns)
+		}
+		for _, o := range w.Objects {
+			fmt.Fprintf(e.stdout, "deleted %s\n", o)
+		}
+		for _, r := range w.Restored {
+			fmt.Fprintf(e.stdout, "%s\n", r)
+		}
+		if err != nil {
+			return fmt.Errorf("wipe: %w", err)
+		}
+		fmt.Fprintf(e.stderr, "firedrill: wiped %d namespace(s) and %d object(s), put back %d change(s) on %s\n", len(w.Namespaces), len(w.Objects), len(w.Restored), c.Kubeconfig)
+		return nil
+	}
 	containers, networks, err := wipe(ctx)
 	for _, id := range containers {
 		fmt.Fprintf(e.stdout, "removed container %s\n", id)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/firedrill/firedrill/reports"
 	"github.com/firedrill/firedrill/reports/reportstest"
+	"github.com/firedrill/firedrill/scenarios/kube"
 )
 
 // fixtures writes run files for the CLI tests and returns their paths.
@@ -343,4 +344,24 @@ func TestCLIWipe(t *testing.T) {
 	r = runCLI(t, "wipe")
 	assert.Equal(t, 1, r.code)
 	assert.Equal(t, "firedrill: wipe: docker is not reachable\n", r.stderr)
+}
+
+func TestCLIWipeKube(t *testing.T) {
+	old := kubeWipe
+	t.Cleanup(func() { kubeWipe = old })
+	kubeWipe = func(_ context.Context, kubeconfig string, namespaces []string) (kube.Wiped, error) {
+		assert.Equal(t, "/tmp/kc", kubeconfig)
+		assert.Equal(t, []string{"staging", "qa"}, namespaces)
+		return kube.Wiped{Namespaces: []string{"fd-web-x1"}, Objects: []string{"Deployment staging/web"}, Restored: []string{"uncordoned node-a"}}, nil
+	}
+	r := runCLI(t, "wipe", "--kubeconfig", "/tmp/kc", "--namespace", "staging", "--namespace", "qa")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "deleted namespace fd-web-x1\ndeleted Deployment staging/web\nuncordoned node-a\n")
+	assert.Contains(t, r.stderr, "wiped 1 namespace(s) and 1 object(s), put back 1 change(s) on /tmp/kc")
+
+	// The real one: a kubeconfig that does not exist is a clear error.
+	kubeWipe = old
+	r = runCLI(t, "wipe", "--kubeconfig", "/nonexistent/kubeconfig")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "no Kubernetes cluster: kubeconfig /nonexistent/kubeconfig")
 }

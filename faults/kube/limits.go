@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -96,7 +97,16 @@ func (f *LimitsFault) Inject(ctx context.Context) error {
 			res.Requests[k] = v
 		}
 	}
+	// Recorded on the workload first, for kube.Wipe after a kill -9.
+	mark, err := json.Marshal(map[string]any{"container": f.container, "resources": before})
+	if err != nil {
+		return err
+	}
+	if err := f.w.Annotate(ctx, kube.AnnotationResourcesBefore, string(mark)); err != nil {
+		return err
+	}
 	if err := f.w.SetResources(ctx, f.container, res); err != nil {
+		_ = f.w.Annotate(ctx, kube.AnnotationResourcesBefore, "")
 		return err
 	}
 	f.mu.Lock()
@@ -115,6 +125,9 @@ func (f *LimitsFault) Revert(ctx context.Context) error {
 	}
 	if err := f.w.SetResources(ctx, f.container, before); err != nil {
 		return fmt.Errorf("put back the resources of %s: %w", f.w, err)
+	}
+	if err := f.w.Annotate(ctx, kube.AnnotationResourcesBefore, ""); err != nil {
+		return err
 	}
 	f.mu.Lock()
 	f.active = false

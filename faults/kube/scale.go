@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	kerrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
@@ -66,9 +68,16 @@ func (f *ScaleFault) Inject(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Recorded on the workload first: a test killed with kill -9 leaves it
+	// for kube.Wipe, which scales it back.
+	if err := f.w.Annotate(ctx, kube.AnnotationReplicasBefore, strconv.Itoa(int(n))); err != nil {
+		pw.w.Stop()
+		return err
+	}
 	sent := now()
 	if err := f.w.Scale(ctx, 0); err != nil {
 		pw.w.Stop()
+		_ = f.w.Annotate(ctx, kube.AnnotationReplicasBefore, "")
 		return err
 	}
 	f.mu.Lock()
@@ -109,6 +118,9 @@ func (f *ScaleFault) Revert(ctx context.Context) error {
 			return err
 		}
 		return fmt.Errorf("scale %s back to %d: %w (kubectl scale -n %s %s --replicas=%d)", f.w, n, err, f.w.Namespace, f.w.Name, n)
+	}
+	if err := f.w.Annotate(ctx, kube.AnnotationReplicasBefore, ""); err != nil && !kerrors.IsNotFound(err) {
+		return err
 	}
 	f.mu.Lock()
 	f.active = false

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +14,8 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/firedrill/firedrill/scenarios"
 )
 
 // Workload is a typed handle on a Deployment or StatefulSet.
@@ -337,7 +340,12 @@ func (n *Node) SetUnschedulable(ctx context.Context, on bool) error {
 	if err := n.c.checkNode(n.Name); err != nil {
 		return err
 	}
-	patch := fmt.Appendf(nil, `{"spec":{"unschedulable":%t}}`, on)
+	// The annotation marks a cordon as firedrill's, for Wipe.
+	mark := "null"
+	if on {
+		mark = strconv.Quote(scenarios.RunID())
+	}
+	patch := fmt.Appendf(nil, `{"spec":{"unschedulable":%t},"metadata":{"annotations":{%q:%s}}}`, on, AnnotationCordoned, mark)
 	if _, err := n.c.Client.CoreV1().Nodes().Patch(ctx, n.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "firedrill"}); err != nil {
 		return fmt.Errorf("cordon node %s (%t): %w", n.Name, on, err)
 	}

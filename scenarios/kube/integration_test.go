@@ -18,8 +18,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/firedrill/firedrill/faults"
 	kfaults "github.com/firedrill/firedrill/faults/kube"
@@ -69,14 +71,31 @@ func staging(t *testing.T, own *kube.Cluster) string {
 	t.Cleanup(func() {
 		_ = own.Client.CoreV1().Namespaces().Delete(context.WithoutCancel(ctx), ns.Name, metav1.DeleteOptions{})
 	})
-	// The user's system, started by firedrill into the namespace only to
-	// set it up; the rehearsal below connects as the user would.
-	setup, err := kube.LocalContext(ctx, kube.Scope{Namespaces: []string{ns.Name}})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = setup.Close(context.WithoutCancel(ctx)) })
+	// The user's system, created as the user would (no firedrill labels).
 	for _, app := range []string{"api", "db"} {
-		_, err := kube.StartContext(ctx, setup, kube.System{Name: "user-" + app, Namespace: ns.Name, Manifests: []string{stubManifest(app)}})
+		one := int32(1)
+		lbl := map[string]string{"app": app}
+		_, err := own.Client.AppsV1().Deployments(ns.Name).Create(ctx, &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: app, Labels: lbl},
+			Spec: appsv1.DeploymentSpec{
+				Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: lbl},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: lbl},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{
+						Name: "stub", Image: scenarios.Image(scenarios.ImageStub), ImagePullPolicy: corev1.PullNever,
+					}}},
+				},
+			},
+		}, metav1.CreateOptions{})
 		require.NoError(t, err)
+		_, err = own.Client.CoreV1().Services(ns.Name).Create(ctx, &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: app},
+			Spec:       corev1.ServiceSpec{Selector: lbl, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+		}, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+	for _, app := range []string{"api", "db"} {
+		require.NoError(t, own.Workload("Deployment", ns.Name, app).WaitAvailable(ctx, time.Minute))
 	}
 	return ns.Name
 }
@@ -210,16 +229,26 @@ func TestHostKernelSettingsUnchanged(t *testing.T) {
 
 // ---- nothing left behind --------------------------------------------------
 
-const leakChildEnv = "FIREDRILL_KUBE_LEAK_CHILD"
+const (
+	leakChildEnv = "FIREDRILL_KUBE_LEAK_CHILD"
+	leakNSEnv    = "FIREDRILL_KUBE_LEAK_NS"
+)
 
 // TestKubeLeakChild is the child of TestNothingLeftBehind: it starts a
-// system, partitions and cordons a worker, and ends as its mode says.
+// system, partitions and cordons a worker, adds a latency toxic, scales
+// the user's api to zero and lowers the user's db's memory limit (in the
+// parent's staging namespace), and ends as its mode says.
 func TestKubeLeakChild(t *testing.T) {
 	mode := os.Getenv(leakChildEnv)
 	if mode == "" {
 		t.Skip("the child of TestNothingLeftBehind")
 	}
-	c := kube.Local(t)
+	if testing.Short() {
+		t.Skip("needs the cluster")
+	}
+	ns := os.Getenv(leakNSEnv)
+	c, err := kube.LocalContext(t.Context(), kube.Scope{Namespaces: []string{ns}})
+	require.NoError(t, err)
 	r := kube.Start(t, c, kube.System{Name: "leak-" + mode, Images: []string{scenarios.Image(scenarios.ImageStub)},
 		Manifests: []string{stubManifest("api")}, Links: []kube.Link{{Name: "api", Service: "api", Port: 80, Host: true}}})
 	in := faults.NewInjector()
@@ -229,6 +258,8 @@ func TestKubeLeakChild(t *testing.T) {
 		kfaults.NodePartition(kfaults.Node(c, worker), kfaults.Outbound),
 		kfaults.Cordon(c.Node(worker)),
 		faults.Latency(r.MustLink("api"), time.Second),
+		kfaults.ScaleToZero(c.Workload("Deployment", ns, "api")),
+		kfaults.Limits(c.Workload("Deployment", ns, "db"), "", "", "64Mi"),
 	} {
 		_, err := in.Inject(t.Context(), f)
 		require.NoError(t, err)
@@ -239,46 +270,67 @@ func TestKubeLeakChild(t *testing.T) {
 		t.Fatal("failing on purpose")
 	case "panic":
 		panic("panicking on purpose")
-	case "timeout", "sigint":
+	case "timeout", "sigint", "kill9":
 		time.Sleep(10 * time.Minute)
 	}
 }
 
 // Whatever way a test process ends (pass, fail, panic, -timeout, SIGINT)
-// its namespace is deleted, the partition healed and the node uncordoned.
+// its namespace is deleted, the partition healed, the node uncordoned, the
+// user's workloads scaled back and their limits put back. After kill -9,
+// when nothing of the process runs, kube.Wipe does it.
 func TestNothingLeftBehind(t *testing.T) {
 	c := kube.Local(t)
-	for _, mode := range []string{"pass", "fail", "panic", "timeout", "sigint"} {
+	ns := staging(t, c)
+	user, err := kube.LocalContext(t.Context(), kube.Scope{Namespaces: []string{ns}})
+	require.NoError(t, err)
+	defer user.Close(t.Context())
+	for _, mode := range []string{"pass", "fail", "panic", "timeout", "sigint", "kill9"} {
 		t.Run(mode, func(t *testing.T) {
 			run := "leak-" + mode + "-" + fmt.Sprint(time.Now().UnixNano())
 			args := []string{"-test.run=^TestKubeLeakChild$", "-test.v"}
 			if mode == "timeout" {
-				args = append(args, "-test.timeout=45s")
+				args = append(args, "-test.timeout=35s")
 			}
 			cmd := exec.CommandContext(t.Context(), os.Args[0], args...)
-			cmd.Env = append(os.Environ(), leakChildEnv+"="+mode, scenarios.EnvRunID+"="+run, "FIREDRILL_PROGRESS=0")
+			cmd.Env = append(os.Environ(), leakChildEnv+"="+mode, leakNSEnv+"="+ns, scenarios.EnvRunID+"="+run, "FIREDRILL_PROGRESS=0")
 			var out syncBuffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			require.NoError(t, cmd.Start())
-			if mode == "sigint" {
-				require.Eventually(t, func() bool { return strings.Contains(out.String(), "FAULTS IN EFFECT") }, 90*time.Second, 50*time.Millisecond, "%s", &out)
+			inEffect := func() bool { return strings.Contains(out.String(), "FAULTS IN EFFECT") }
+			switch mode {
+			case "sigint":
+				require.Eventually(t, inEffect, 90*time.Second, 50*time.Millisecond, "%s", &out)
 				require.NoError(t, cmd.Process.Signal(os.Interrupt))
+			case "kill9":
+				require.Eventually(t, inEffect, 90*time.Second, 50*time.Millisecond, "%s", &out)
+				require.NoError(t, cmd.Process.Kill())
 			}
 			err := cmd.Wait()
-			require.Contains(t, out.String(), "FAULTS IN EFFECT", "the child got as far as its faults:\n%s", &out)
+			require.True(t, inEffect(), "the child got as far as its faults:\n%s", &out)
 			if mode == "pass" {
 				require.NoError(t, err, "%s", &out)
 			} else {
 				require.Error(t, err, "the child fails when it %ss:\n%s", mode, &out)
 			}
-			assertNothingLeft(t, c, run)
+			if mode == "kill9" {
+				l, err := c.Client.CoreV1().Namespaces().List(t.Context(), metav1.ListOptions{LabelSelector: kube.LabelRun + "=" + run})
+				require.NoError(t, err)
+				require.Len(t, l.Items, 1, "kill -9 leaves the namespace (nothing of the process ran)")
+				wiped, err := kube.Wipe(t.Context(), user)
+				require.NoError(t, err)
+				t.Logf("kube.Wipe after kill -9: %+v", wiped)
+				assert.Contains(t, wiped.Namespaces, l.Items[0].Name)
+			}
+			assertNothingLeft(t, c, user, ns, run)
 		})
 	}
 }
 
 // assertNothingLeft: no namespace of run (one being deleted must be gone
-// within a minute), no partition rule in any node, no node cordoned.
-func assertNothingLeft(t *testing.T, c *kube.Cluster, run string) {
+// within a minute), no partition rule in any node, no node cordoned, the
+// user's api back to 1 replica and db without limits.
+func assertNothingLeft(t *testing.T, c, user *kube.Cluster, ns, run string) {
 	t.Helper()
 	ctx := t.Context()
 	require.Eventually(t, func() bool {
@@ -289,7 +341,14 @@ func assertNothingLeft(t *testing.T, c *kube.Cluster, run string) {
 	require.NoError(t, err)
 	for _, n := range nodes.Items {
 		assert.False(t, n.Spec.Unschedulable, "node %s uncordoned", n.Name)
+		assert.NotContains(t, n.Annotations, kube.AnnotationCordoned)
 	}
+	n, err := user.Workload("Deployment", ns, "api").Replicas(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n, "the user's api scaled back")
+	res, err := user.Workload("Deployment", ns, "db").Resources(ctx, "")
+	require.NoError(t, err)
+	assert.Empty(t, res.Limits, "the user's db limits put back")
 	require.Eventually(t, func() bool {
 		for _, n := range c.NodeNames() {
 			if ok, err := c.Node(n).Ready(ctx); err != nil || !ok {
@@ -322,4 +381,28 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// A pod that cannot start fails Start at once (not at the ready timeout),
+// naming the reason, with the pod's events and the last lines of its log.
+func TestStartFailsFastOnABadPod(t *testing.T) {
+	c := kube.Local(t)
+	for _, tc := range []struct {
+		name, manifest, want string
+	}{
+		{"image not in the nodes", strings.Replace(stubManifest("api"), scenarios.Image(scenarios.ImageStub), "firedrill/no-such-image:1", 1), "ErrImageNeverPull"},
+		{"crash loop", strings.Replace(stubManifest("api"), "        imagePullPolicy: Never\n", "        imagePullPolicy: Never\n        args: [\"-addr=nonsense\"]\n", 1), "CrashLoopBackOff"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			r, err := kube.StartContext(t.Context(), c, kube.System{Name: "bad", Images: []string{scenarios.Image(scenarios.ImageStub)},
+				Manifests: []string{tc.manifest}, ReadyTimeout: 2 * time.Minute})
+			defer r.Close(context.WithoutCancel(t.Context()))
+			require.ErrorIs(t, err, kube.ErrNotReady)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Contains(t, err.Error(), "event ")
+			assert.Less(t, time.Since(start), time.Minute, "fails before the 2-minute ready timeout")
+			t.Logf("after %s: %v", time.Since(start).Round(100*time.Millisecond), err)
+		})
+	}
 }

@@ -322,7 +322,7 @@ func TestKubeNodeLoss(t *testing.T) {
 	pods, err := api.Pods(t.Context())
 	require.NoError(t, err)
 	require.NotEmpty(t, pods)
-	assert.NotEqual(t, res.Episodes[0].Fault, "", "the episode names its fault")
+	assert.NotEmpty(t, res.Episodes[0].Fault, "the episode names its fault")
 }
 
 // Scaled to zero for 3 s, then back: restored after the revert, once a new

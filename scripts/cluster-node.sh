@@ -68,6 +68,23 @@ iptables -t nat -C POSTROUTING -s "$CLUSTER_CIDR" ! -d "$CLUSTER_CIDR" -j MASQUE
 NODE_IP=$(ip -4 -o addr show dev eth0 | awk '{ split($4, a, "/"); print a[1]; exit }')
 [ -n "$NODE_IP" ] || { say "no IPv4 address on eth0"; exit 1; }
 
+# Pods reach the cluster and nothing else. Traffic from a pod to anything
+# but another pod (kube-proxy has already turned a Service's address into a
+# pod's) or the nodes' network is refused here, in the node: a connection
+# to a ClusterIP that kube-proxy has not programmed yet (for about a second
+# after a Service is created), or to any outside address, would otherwise
+# leave through the host's default route. Seen: it reached the host's
+# egress proxy, which answered 403, and a pooled connection kept that
+# answer for a whole drill.
+NODE_NET=$(ip -4 route show dev eth0 scope link | awk '{ print $1; exit }')
+[ -n "$NODE_NET" ] || { say "no link route on eth0"; exit 1; }
+iptables -N FIREDRILL-EGRESS 2>/dev/null || iptables -F FIREDRILL-EGRESS
+iptables -A FIREDRILL-EGRESS -d "$CLUSTER_CIDR" -j RETURN
+iptables -A FIREDRILL-EGRESS -d "$NODE_NET" -j RETURN
+iptables -A FIREDRILL-EGRESS -j REJECT
+iptables -C FORWARD -s "$CLUSTER_CIDR" -j FIREDRILL-EGRESS 2>/dev/null ||
+	iptables -I FORWARD 1 -s "$CLUSTER_CIDR" -j FIREDRILL-EGRESS
+
 # tini -g delivers docker stop's SIGTERM to every process of this group.
 trap 'say stopping; exit 0' TERM INT
 

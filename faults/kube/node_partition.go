@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -117,7 +118,7 @@ func (f *NodePartitionFault) Inject(ctx context.Context) error {
 		code, out, err := f.target.Exec(ctx, cmd)
 		if err != nil || code != 0 {
 			rerr := f.Revert(context.WithoutCancel(ctx))
-			return fmt.Errorf("partition %s: %s: exit %d %v: %s (rolled back: %v)", f.node, strings.Join(cmd, " "), code, err, strings.TrimSpace(out), rerr)
+			return fmt.Errorf("partition %s: %s: exit %d: %w: %s (rolled back: %w)", f.node, strings.Join(cmd, " "), code, errors.Join(err, errExit(code)), strings.TrimSpace(out), rerr)
 		}
 	}
 	return nil
@@ -147,4 +148,12 @@ done
 		return fmt.Errorf("heal partition of %s: exit %d: %s (by hand: docker exec %s iptables -S | grep %s)", f.node, code, strings.TrimSpace(out), f.node, partitionTag)
 	}
 	return nil
+}
+
+// errExit is a non-zero exit code as an error (nil for 0).
+func errExit(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return fmt.Errorf("exit code %d", code)
 }

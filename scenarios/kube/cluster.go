@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -154,8 +152,8 @@ func connect(ctx context.Context, kubeconfig string, scope Scope, own *ownCluste
 	}
 	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := cs.Discovery().ServerVersion(); err != nil || vctx.Err() != nil {
-		return nil, fmt.Errorf("%w: the API server %s (kubeconfig %s) does not answer: %v", ErrNoCluster, cfg.Host, kubeconfig, err)
+	if _, err := cs.Discovery().RESTClient().Get().AbsPath("/version").Do(vctx).Raw(); err != nil {
+		return nil, fmt.Errorf("%w: the API server %s (kubeconfig %s) does not answer: %w", ErrNoCluster, cfg.Host, kubeconfig, err)
 	}
 	return c, nil
 }
@@ -234,14 +232,4 @@ func (c *Cluster) checkNode(name string) error {
 		return nil
 	}
 	return fmt.Errorf("node %s: %w: Scope.Nodes is empty, so no node may be acted on in this cluster", name, ErrOutOfScope)
-}
-
-// loopbackServer reports whether the API server is on 127.0.0.1.
-func loopbackServer(server string) bool {
-	u, err := url.Parse(server)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(u.Hostname())
-	return ip != nil && ip.IsLoopback()
 }

@@ -62,7 +62,7 @@ func (c *Cluster) forward(ctx context.Context, ns, pod string, remote []int) (*f
 		return nil, err
 	}
 	for _, p := range remote {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("port-forward to %s: listen on 127.0.0.1: %w", f.pod, err)
@@ -138,21 +138,9 @@ func (f *forwarder) handle(local net.Conn, remote int) error {
 	if err != nil {
 		return err
 	}
-	id := strconv.FormatInt(f.ids.Add(1), 10)
-	h := http.Header{}
-	h.Set(corev1.StreamType, corev1.StreamTypeError)
-	h.Set(corev1.PortHeader, strconv.Itoa(remote))
-	h.Set(corev1.PortForwardRequestIDHeader, id)
-	errStream, err := sc.CreateStream(h)
+	errStream, data, err := f.streams(sc, remote)
 	if err != nil {
-		return fmt.Errorf("port-forward to %s: error stream: %w", f.pod, err)
-	}
-	errStream.Close() // nothing is written to it
-	h.Set(corev1.StreamType, corev1.StreamTypeData)
-	data, err := sc.CreateStream(h)
-	if err != nil {
-		sc.RemoveStreams(errStream)
-		return fmt.Errorf("port-forward to %s: data stream: %w", f.pod, err)
+		return err
 	}
 	defer sc.RemoveStreams(errStream, data)
 	msg := make(chan error, 1)
@@ -185,6 +173,26 @@ func (f *forwarder) handle(local net.Conn, remote int) error {
 	case <-time.After(time.Second):
 		return nil
 	}
+}
+
+// streams opens one connection's error and data streams to the remote port.
+func (f *forwarder) streams(sc httpstream.Connection, remote int) (errStream, data httpstream.Stream, err error) {
+	h := http.Header{}
+	h.Set(corev1.StreamType, corev1.StreamTypeError)
+	h.Set(corev1.PortHeader, strconv.Itoa(remote))
+	h.Set(corev1.PortForwardRequestIDHeader, strconv.FormatInt(f.ids.Add(1), 10))
+	errStream, err = sc.CreateStream(h)
+	if err != nil {
+		return nil, nil, fmt.Errorf("port-forward to %s: error stream: %w", f.pod, err)
+	}
+	errStream.Close() // nothing is written to it
+	h.Set(corev1.StreamType, corev1.StreamTypeData)
+	data, err = sc.CreateStream(h)
+	if err != nil {
+		sc.RemoveStreams(errStream)
+		return nil, nil, fmt.Errorf("port-forward to %s: data stream: %w", f.pod, err)
+	}
+	return errStream, data, nil
 }
 
 // Addr is 127.0.0.1:<local port> of a forwarded remote port.

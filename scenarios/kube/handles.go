@@ -411,7 +411,10 @@ func (p *Pods) KillContainer(ctx context.Context, pod corev1.Pod, container, sig
 	}
 	code, out, err := p.c.nodeExec(ctx, pod.Spec.NodeName, "ctr", "-n", "k8s.io", "tasks", "kill", "-s", signal, id[len(prefix):])
 	if err != nil || code != 0 {
-		return fmt.Errorf("kill container %s of pod %s/%s on node %s: exit %d %v: %s", container, pod.Namespace, pod.Name, pod.Spec.NodeName, code, err, out)
+		if err == nil {
+			err = fmt.Errorf("exit code %d", code)
+		}
+		return fmt.Errorf("kill container %s of pod %s/%s on node %s: %w: %s", container, pod.Namespace, pod.Name, pod.Spec.NodeName, err, out)
 	}
 	return nil
 }

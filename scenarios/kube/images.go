@@ -28,7 +28,7 @@ func (c *Cluster) Load(ctx context.Context, images ...string) error {
 	for _, img := range images {
 		ins, err := c.own.docker.ImageInspect(ctx, img)
 		if err != nil {
-			return fmt.Errorf("kube: image %s is not in the local Docker store (%v): make images builds firedrill's; docker build yours", img, err)
+			return fmt.Errorf("kube: image %s is not in the local Docker store (%w): make images builds firedrill's; docker build yours", img, err)
 		}
 		safe := strings.NewReplacer("/", "_", ":", "_", "@", "_").Replace(img)
 		idFile := filepath.Join(dir, safe+".id")
@@ -40,8 +40,11 @@ func (c *Cluster) Load(ctx context.Context, images ...string) error {
 		}
 		for _, node := range c.NodeNames() {
 			code, out, err := c.nodeExec(ctx, node, "ctr", "-n", "k8s.io", "images", "import", "/var/lib/firedrill/images/"+safe+".tar")
-			if err != nil || code != 0 {
-				return fmt.Errorf("kube: import %s into node %s: exit %d %v: %s", img, node, code, err, strings.TrimSpace(out))
+			if err == nil && code != 0 {
+				err = fmt.Errorf("exit code %d", code)
+			}
+			if err != nil {
+				return fmt.Errorf("kube: import %s into node %s: %w: %s", img, node, err, strings.TrimSpace(out))
 			}
 		}
 		if err := os.WriteFile(idFile, []byte(ins.ID+"\n"), 0o644); err != nil {

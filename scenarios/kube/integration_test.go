@@ -140,17 +140,17 @@ func TestRehearseExistingClusterWithinScope(t *testing.T) {
 	}
 	for what, f := range refused {
 		_, err := in.Inject(ctx, f)
-		assert.ErrorIs(t, err, kube.ErrOutOfScope, what)
+		require.ErrorIs(t, err, kube.ErrOutOfScope, what)
 	}
 	_, err = c.NodeContainer(ctx, own.Workers()[0])
-	assert.ErrorIs(t, err, kube.ErrOutOfScope, "node containers: not listed")
+	require.ErrorIs(t, err, kube.ErrOutOfScope, "node containers: not listed")
 	c2, err := kube.Connect(ctx, kube.LocalKubeconfig(), kube.Scope{Namespaces: []string{ns}, Nodes: own.Workers()})
 	require.NoError(t, err)
 	defer c2.Close(ctx)
 	_, err = c2.NodeContainer(ctx, own.Workers()[0])
-	assert.ErrorIs(t, err, kube.ErrNotOwnNode, "a user's node is never killed or partitioned, even when listed")
+	require.ErrorIs(t, err, kube.ErrNotOwnNode, "a user's node is never killed or partitioned, even when listed")
 	_, err = in.Inject(ctx, kfaults.KillContainer(c2.Workload("Deployment", ns, "api"), ""))
-	assert.ErrorIs(t, err, kube.ErrNotOwnNode)
+	require.ErrorIs(t, err, kube.ErrNotOwnNode)
 
 	dbAfter, err := db.Pods(ctx)
 	require.NoError(t, err)
@@ -163,7 +163,7 @@ func TestRehearseExistingClusterWithinScope(t *testing.T) {
 	// Scope.CreateNamespaces is not set), with a link through toxiproxy
 	// reached over a port-forward; its objects are deleted at the end.
 	_, err = kube.StartContext(ctx, c, kube.System{Name: "probe", Manifests: []string{stubManifest("api2")}})
-	assert.ErrorIs(t, err, kube.ErrOutOfScope, "no namespace of its own without Scope.CreateNamespaces")
+	require.ErrorIs(t, err, kube.ErrOutOfScope, "no namespace of its own without Scope.CreateNamespaces")
 	cAll, err := kube.Connect(ctx, kube.LocalKubeconfig(), kube.Scope{Namespaces: []string{ns}})
 	require.NoError(t, err)
 	defer cAll.Close(ctx)
@@ -177,7 +177,11 @@ func TestRehearseExistingClusterWithinScope(t *testing.T) {
 	// kube-proxy programs a new Service within about a second of it: the
 	// first requests may find no route yet.
 	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + addr + "/healthz")
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
+		if err != nil {
+			return false
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return false
 		}
@@ -397,7 +401,7 @@ func TestStartFailsFastOnABadPod(t *testing.T) {
 			start := time.Now()
 			r, err := kube.StartContext(t.Context(), c, kube.System{Name: "bad", Images: []string{scenarios.Image(scenarios.ImageStub)},
 				Manifests: []string{tc.manifest}, ReadyTimeout: 2 * time.Minute})
-			defer r.Close(context.WithoutCancel(t.Context()))
+			t.Cleanup(func() { _ = r.Close(context.WithoutCancel(t.Context())) })
 			require.ErrorIs(t, err, kube.ErrNotReady)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.Contains(t, err.Error(), "event ")
@@ -405,4 +409,33 @@ func TestStartFailsFastOnABadPod(t *testing.T) {
 			t.Logf("after %s: %v", time.Since(start).Round(100*time.Millisecond), err)
 		})
 	}
+}
+
+// Pods reach the cluster and nothing else: from a pod's network namespace,
+// a ClusterIP that no Service has (so kube-proxy never rewrites it) is
+// refused at once inside the node (scripts/cluster-node.sh,
+// FIREDRILL-EGRESS) instead of leaving through the host's default route.
+func TestPodsCannotLeaveTheCluster(t *testing.T) {
+	c := kube.Local(t)
+	kube.Start(t, c, kube.System{Name: "egress", Images: []string{scenarios.Image(scenarios.ImageStub)},
+		Manifests: []string{stubManifest("api")}, Links: []kube.Link{{Name: "api", Service: "api", Port: 80}}})
+	cp, err := kube.LocalContext(t.Context(), kube.Scope{Nodes: []string{c.ControlPlane()}})
+	require.NoError(t, err)
+	defer cp.Close(t.Context())
+	node, err := cp.NodeContainer(t.Context(), c.ControlPlane())
+	require.NoError(t, err)
+	// The toxiproxy pod runs on the control plane's node: dial from its
+	// network namespace.
+	script := `ns=$(ip netns list | cut -d" " -f1 | head -n1); [ -n "$ns" ] || { echo "no pod netns"; exit 2; }
+start=$(date +%s%N)
+if ip netns exec "$ns" timeout 5 bash -c 'exec 3<>/dev/tcp/10.96.255.254/80' 2>/tmp/err; then echo connected; exit 1; fi
+echo "refused after $(( ($(date +%s%N) - start) / 1000000 )) ms: $(cat /tmp/err)"`
+	code, out, err := node.Exec(t.Context(), []string{"bash", "-c", script})
+	require.NoError(t, err)
+	require.Zero(t, code, out)
+	assert.Contains(t, out, "Connection refused", "refused by the node, not timed out or answered from outside")
+	t.Log(strings.TrimSpace(out))
+	_, rules, err := node.Exec(t.Context(), []string{"iptables", "-S", "FIREDRILL-EGRESS"})
+	require.NoError(t, err)
+	assert.Contains(t, rules, "-j REJECT")
 }

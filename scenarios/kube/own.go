@@ -247,7 +247,7 @@ func (c *Cluster) allocNodePorts(ctx context.Context, remote []int) (map[int]int
 	// node's 25 was not listening, though Docker still listed it): use
 	// only ports that accept a connection on 127.0.0.1.
 	free = slices.DeleteFunc(free, func(np int) bool {
-		conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(c.own.nodePorts[np]), 500*time.Millisecond)
+		conn, err := (&net.Dialer{Timeout: 500 * time.Millisecond}).DialContext(ctx, "tcp", "127.0.0.1:"+strconv.Itoa(c.own.nodePorts[np]))
 		if err != nil {
 			return true
 		}

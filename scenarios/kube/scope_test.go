@@ -78,7 +78,7 @@ func TestScopeOwnCluster(t *testing.T) {
 	assert.Equal(t, "id2", id)
 
 	c = scoped(t, Scope{Nodes: []string{"fd-0"}}, true)
-	assert.NoError(t, c.checkNode("fd-0"), "listed: allowed")
+	require.NoError(t, c.checkNode("fd-0"), "listed: allowed")
 	require.ErrorIs(t, c.checkNode("fd-1"), ErrOutOfScope)
 }
 
@@ -88,9 +88,9 @@ func TestConnectRefusesAnUnboundedScope(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "Scope.Namespaces is empty")
 	_, err = Connect(ctx, "/nonexistent", Scope{Namespaces: []string{""}})
-	assert.ErrorContains(t, err, "empty name")
+	require.ErrorContains(t, err, "empty name")
 	_, err = Connect(ctx, "/nonexistent", Scope{Namespaces: []string{"a"}, Selector: "app in ("})
-	assert.ErrorContains(t, err, "Scope.Selector")
+	require.ErrorContains(t, err, "Scope.Selector")
 	_, err = Connect(ctx, "/nonexistent/kubeconfig", Scope{Namespaces: []string{"a"}})
 	require.ErrorIs(t, err, ErrNoCluster)
 	assert.Contains(t, err.Error(), "/nonexistent/kubeconfig")
@@ -138,6 +138,6 @@ func TestSystemValidate(t *testing.T) {
 	for _, want := range []string{"System.Name", "System.Manifests is empty", "Service \"\", Port 0", `link "a" declared twice`} {
 		assert.Contains(t, err.Error(), want)
 	}
-	assert.NoError(t, System{Name: "ok", Manifests: []string{"x"}, Links: []Link{{Name: "a", Service: "s", Port: 80}}}.Validate())
+	require.NoError(t, System{Name: "ok", Manifests: []string{"x"}, Links: []Link{{Name: "a", Service: "s", Port: 80}}}.Validate())
 	assert.True(t, strings.HasPrefix(toxiproxyManifest(System{Links: []Link{{}}}, "fd-0", nil), "apiVersion: apps/v1"))
 }

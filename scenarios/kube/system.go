@@ -186,85 +186,36 @@ func StartContext(ctx context.Context, c *Cluster, sys System) (*Running, error)
 
 func (r *Running) start(ctx context.Context, lbls map[string]string) error {
 	c, sys := r.Cluster, r.System
-	if len(sys.Images) > 0 {
-		if err := c.Load(ctx, sys.Images...); err != nil {
-			return err
-		}
-	}
-	if len(sys.Links) > 0 {
-		if err := c.Load(ctx, sys.ToxiproxyImage); err != nil {
-			return err
-		}
+	if err := r.loadImages(ctx); err != nil {
+		return err
 	}
 	// Parse everything once, placeholders left alone, to find the Services.
 	plain, err := decode(sys.Manifests, func(kind, name string) (string, error) { return "${" + kind + ":" + name + "}", nil })
 	if err != nil {
 		return err
 	}
-	services := map[string]bool{}
-	for _, o := range plain {
-		if o.u.GetKind() == "Service" && o.u.GetAPIVersion() == "v1" {
-			services[o.u.GetName()] = true
-		}
+	services, err := r.services(plain)
+	if err != nil {
+		return err
 	}
-	for _, l := range sys.Links {
-		if !services[l.Service] {
-			return fmt.Errorf("%w: link %s leads to Service %q, which the manifests do not declare (they declare %v)", ErrManifest, l.Name, l.Service, sortedKeys(services))
-		}
-	}
-
 	// toxiproxy and the Services come first: their addresses are what the
 	// placeholders expand to.
 	var toxiIP string
-	linkPort := map[string]int{}
-	for i, l := range sys.Links {
-		linkPort[l.Name] = linkPortBase + i
-	}
+	linkPort := linkPorts(sys.Links)
 	if len(sys.Links) > 0 {
-		ip, err := r.startToxiproxy(ctx, lbls, linkPort)
-		if err != nil {
+		if toxiIP, err = r.startToxiproxy(ctx, lbls, linkPort); err != nil {
 			return err
 		}
-		toxiIP = ip
 	}
-	var svcObjs, rest []object
-	for _, o := range plain {
-		if services[o.u.GetName()] && o.u.GetKind() == "Service" {
-			if placeholder.MatchString(fmt.Sprint(o.u.Object)) {
-				return fmt.Errorf("%w: %s: a Service cannot use ${link:...} or ${service:...}", ErrManifest, o.src)
-			}
-			svcObjs = append(svcObjs, o)
-		}
-	}
-	created, err := c.apply(ctx, r.Namespace, lbls, svcObjs)
-	r.objects = append(r.objects, created...)
+	ips, err := r.applyServices(ctx, lbls, plain, services)
 	if err != nil {
 		return err
 	}
-	ips := map[string]string{}
-	for _, u := range created {
-		ip, _, _ := unstructured.NestedString(u.Object, "spec", "clusterIP")
-		ips[u.GetName()] = ip
-	}
-	full, err := decode(sys.Manifests, func(kind, name string) (string, error) {
-		switch kind {
-		case "link":
-			p, ok := linkPort[name]
-			if !ok {
-				return "", fmt.Errorf("no link %q in System.Links (links: %v)", name, sortedKeys(linkPort))
-			}
-			return toxiIP + ":" + strconv.Itoa(p), nil
-		default:
-			ip, ok := ips[name]
-			if !ok {
-				return "", fmt.Errorf("no Service %q in the manifests", name)
-			}
-			return ip, nil
-		}
-	})
+	full, err := decode(sys.Manifests, expander(toxiIP, linkPort, ips))
 	if err != nil {
 		return err
 	}
+	var rest []object
 	var ws []workload
 	for _, o := range full {
 		if o.u.GetKind() == "Service" && services[o.u.GetName()] {
@@ -286,12 +237,93 @@ func (r *Running) start(ctx context.Context, lbls map[string]string) error {
 			return err
 		}
 	}
-	created, err = c.apply(ctx, r.Namespace, lbls, rest)
+	created, err := c.apply(ctx, r.Namespace, lbls, rest)
 	r.objects = append(r.objects, created...)
 	if err != nil {
 		return err
 	}
 	return c.waitReady(ctx, r.Namespace, ws, sys.ReadyTimeout)
+}
+
+// linkPorts numbers the links' ports on the toxiproxy pod.
+func linkPorts(links []Link) map[string]int {
+	out := map[string]int{}
+	for i, l := range links {
+		out[l.Name] = linkPortBase + i
+	}
+	return out
+}
+
+// loadImages copies the system's images (and toxiproxy's) into the nodes.
+func (r *Running) loadImages(ctx context.Context) error {
+	imgs := slices.Clone(r.System.Images)
+	if len(r.System.Links) > 0 {
+		imgs = append(imgs, r.System.ToxiproxyImage)
+	}
+	if len(imgs) == 0 {
+		return nil
+	}
+	return r.Cluster.Load(ctx, imgs...)
+}
+
+// services are the names of the Services the manifests declare; every
+// link must lead to one.
+func (r *Running) services(plain []object) (map[string]bool, error) {
+	services := map[string]bool{}
+	for _, o := range plain {
+		if o.u.GetKind() == "Service" && o.u.GetAPIVersion() == "v1" {
+			services[o.u.GetName()] = true
+		}
+	}
+	for _, l := range r.System.Links {
+		if !services[l.Service] {
+			return nil, fmt.Errorf("%w: link %s leads to Service %q, which the manifests do not declare (they declare %v)", ErrManifest, l.Name, l.Service, sortedKeys(services))
+		}
+	}
+	return services, nil
+}
+
+// applyServices creates the Services and returns their ClusterIPs.
+func (r *Running) applyServices(ctx context.Context, lbls map[string]string, plain []object, services map[string]bool) (map[string]string, error) {
+	var svcObjs []object
+	for _, o := range plain {
+		if services[o.u.GetName()] && o.u.GetKind() == "Service" {
+			if placeholder.MatchString(fmt.Sprint(o.u.Object)) {
+				return nil, fmt.Errorf("%w: %s: a Service cannot use ${link:...} or ${service:...}", ErrManifest, o.src)
+			}
+			svcObjs = append(svcObjs, o)
+		}
+	}
+	created, err := r.Cluster.apply(ctx, r.Namespace, lbls, svcObjs)
+	r.objects = append(r.objects, created...)
+	if err != nil {
+		return nil, err
+	}
+	ips := map[string]string{}
+	for _, u := range created {
+		ip, _, _ := unstructured.NestedString(u.Object, "spec", "clusterIP")
+		ips[u.GetName()] = ip
+	}
+	return ips, nil
+}
+
+// expander expands ${link:NAME} to the link's proxy address and
+// ${service:NAME} to the Service's ClusterIP.
+func expander(toxiIP string, linkPort map[string]int, ips map[string]string) func(kind, name string) (string, error) {
+	return func(kind, name string) (string, error) {
+		if kind == "link" {
+			p, ok := linkPort[name]
+			if !ok {
+				return "", fmt.Errorf("no link %q in System.Links (links: %v)", name, sortedKeys(linkPort))
+			}
+			return toxiIP + ":" + strconv.Itoa(p), nil
+		}
+		ip, ok := ips[name]
+		if !ok {
+			return "", fmt.Errorf("no Service %q in the manifests", name)
+		}
+		return ip, nil
+	}
 }
 
 // startToxiproxy creates the toxiproxy Deployment and Service and

@@ -48,34 +48,14 @@ func FromSystem(s scenarios.System, opts ...TranslateOption) (System, error) {
 		names[c.Name] = true
 	}
 	for _, c := range s.Containers {
-		if !nameRE.MatchString(c.Name) {
-			errs = append(errs, fmt.Errorf("container %q: not a Kubernetes name (lower-case letters, digits, '-')", c.Name))
-			continue
-		}
-		var refused []string
-		for field, set := range map[string]bool{
-			"Tmpfs": len(c.Tmpfs) > 0, "Files": len(c.Files) > 0, "Mounts": len(c.Mounts) > 0, "Build": c.Build != nil,
-			"Healthcheck": c.Healthcheck != nil, "ExtraHosts": len(c.ExtraHosts) > 0, "User": c.User != "",
-			"Memory": c.Memory != 0, "NanoCPUs": c.NanoCPUs != 0,
-		} {
-			if set {
-				refused = append(refused, field)
-			}
-		}
-		if len(refused) > 0 {
-			slices.Sort(refused)
-			errs = append(errs, fmt.Errorf("container %s: %s not translated to Kubernetes: declare the system as manifests", c.Name, strings.Join(refused, ", ")))
-			continue
-		}
-		ports, err := containerPorts(c.Ports)
+		manifests, host, err := translateContainer(c, to.prefer[c.Name])
 		if err != nil {
-			errs = append(errs, fmt.Errorf("container %s: %w", c.Name, err))
+			errs = append(errs, err)
 			continue
 		}
-		out.Manifests = append(out.Manifests, deploymentManifest(c, ports, to.prefer[c.Name]))
-		if len(ports) > 0 {
-			out.Manifests = append(out.Manifests, serviceManifest(c.Name, ports))
-			out.Links = append(out.Links, Link{Name: scenarios.Host + "->" + c.Name, Service: c.Name, Port: ports[0], Host: true})
+		out.Manifests = append(out.Manifests, manifests...)
+		if host != nil {
+			out.Links = append(out.Links, *host)
 		}
 		if !slices.Contains(out.Images, c.Image) {
 			out.Images = append(out.Images, c.Image)
@@ -130,6 +110,38 @@ func PreferNode(container, node string) TranslateOption {
 		}
 		t.prefer[container] = node
 	}
+}
+
+// translateContainer is a container's Deployment and Service, and its
+// host link (nil without ports).
+func translateContainer(c scenarios.ContainerSpec, node string) ([]string, *Link, error) {
+	if !nameRE.MatchString(c.Name) {
+		return nil, nil, fmt.Errorf("container %q: not a Kubernetes name (lower-case letters, digits, '-')", c.Name)
+	}
+	var refused []string
+	for field, set := range map[string]bool{
+		"Tmpfs": len(c.Tmpfs) > 0, "Files": len(c.Files) > 0, "Mounts": len(c.Mounts) > 0, "Build": c.Build != nil,
+		"Healthcheck": c.Healthcheck != nil, "ExtraHosts": len(c.ExtraHosts) > 0, "User": c.User != "",
+		"Memory": c.Memory != 0, "NanoCPUs": c.NanoCPUs != 0,
+	} {
+		if set {
+			refused = append(refused, field)
+		}
+	}
+	if len(refused) > 0 {
+		slices.Sort(refused)
+		return nil, nil, fmt.Errorf("container %s: %s not translated to Kubernetes: declare the system as manifests", c.Name, strings.Join(refused, ", "))
+	}
+	ports, err := containerPorts(c.Ports)
+	if err != nil {
+		return nil, nil, fmt.Errorf("container %s: %w", c.Name, err)
+	}
+	manifests := []string{deploymentManifest(c, ports, node)}
+	if len(ports) == 0 {
+		return manifests, nil, nil
+	}
+	manifests = append(manifests, serviceManifest(c.Name, ports))
+	return manifests, &Link{Name: scenarios.Host + "->" + c.Name, Service: c.Name, Port: ports[0], Host: true}, nil
 }
 
 // containerPorts parses "5432/tcp" (or "5432") ports; only TCP.

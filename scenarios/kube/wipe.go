@@ -248,8 +248,11 @@ func (c *Cluster) wipeNodes(ctx context.Context, errs *[]error) []string {
 			continue // a new start has no rules
 		}
 		code, rules, err := c.nodeExec(ctx, name, "iptables", "-w", "5", "-S")
-		if err != nil || code != 0 {
-			*errs = append(*errs, fmt.Errorf("read the iptables rules of node %s: exit %d %v", name, code, err))
+		if err == nil && code != 0 {
+			err = fmt.Errorf("exit code %d", code)
+		}
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("read the iptables rules of node %s: %w", name, err))
 			continue
 		}
 		n := 0
@@ -262,7 +265,7 @@ func (c *Cluster) wipeNodes(ctx context.Context, errs *[]error) []string {
 				args = append(args, strings.Trim(f, `"`))
 			}
 			if code, o, err := c.nodeExec(ctx, name, args...); err != nil || code != 0 {
-				*errs = append(*errs, fmt.Errorf("node %s: %s: exit %d %v %s", name, strings.Join(args, " "), code, err, o))
+				*errs = append(*errs, fmt.Errorf("node %s: %s: %w %s", name, strings.Join(args, " "), errors.Join(err, fmt.Errorf("exit code %d", code)), o))
 				continue
 			}
 			n++

@@ -20,13 +20,13 @@ var ErrNoController = errors.New("pod has no controller")
 
 // DeletePodFault deletes one pod of a workload; see DeletePod.
 type DeletePodFault struct {
+	receipt
 	target any
 	grace  int64
 
-	mu      sync.Mutex
-	pod     corev1.Pod
-	chosen  bool
-	receipt faults.Bracket
+	mu     sync.Mutex
+	pod    corev1.Pod
+	chosen bool
 }
 
 var (
@@ -45,11 +45,13 @@ var (
 //
 // Onset: from the call being sent to the receipt of the watch event that
 // shows the pod deleted.
-func DeletePod(target any) *DeletePodFault { return &DeletePodFault{target: target} }
+func DeletePod(target any) *DeletePodFault {
+	return &DeletePodFault{target: target, receipt: receipt{what: "pod deleted"}}
+}
 
 // Grace is f with a grace period (SIGTERM first, SIGKILL after it).
 func (f *DeletePodFault) Grace(seconds int64) *DeletePodFault {
-	return &DeletePodFault{target: f.target, grace: seconds}
+	return &DeletePodFault{target: f.target, grace: seconds, receipt: receipt{what: "pod deleted"}}
 }
 
 // Name is "delete-pod(<ns>/<pod> of <target>, grace 0s)".
@@ -117,7 +119,6 @@ func (f *DeletePodFault) Inject(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sent := now()
 	if err := c.Pods(p.Namespace, "").Delete(ctx, p, f.grace); err != nil {
 		w.w.Stop()
 		return err
@@ -128,20 +129,8 @@ func (f *DeletePodFault) Inject(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("delete-pod %s/%s: deleted, but its deletion was not seen: %w", p.Namespace, p.Name, err)
 	}
-	f.mu.Lock()
-	f.receipt = faults.Bracket{Sent: sent, Acked: at}
-	f.mu.Unlock()
+	f.receipt.set(at)
 	return nil
-}
-
-// Onset is the call's start to the receipt of the deletion event.
-func (f *DeletePodFault) Onset(_ context.Context, call faults.Bracket) (faults.Bracket, string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.receipt.Acked.IsZero() {
-		return call, "", errors.New("no deletion event received")
-	}
-	return faults.Bracket{Sent: call.Sent, Acked: f.receipt.Acked}, OnsetWatch + " (pod deleted)", nil
 }
 
 // Revert does nothing: the pod's controller replaces it.

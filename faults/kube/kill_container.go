@@ -2,7 +2,6 @@ package kube
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -18,14 +17,14 @@ import (
 // KillContainerFault kills a pod's container through the node's runtime;
 // see KillContainer.
 type KillContainerFault struct {
+	receipt
 	target    any
 	container string
 	signal    string
 
-	mu      sync.Mutex
-	pod     corev1.Pod
-	chosen  bool
-	receipt faults.Bracket
+	mu     sync.Mutex
+	pod    corev1.Pod
+	chosen bool
 }
 
 var (
@@ -45,12 +44,12 @@ var (
 // which the kubelet reports the container's exit (its restart count
 // grown, or its state no longer running).
 func KillContainer(target any, container string) *KillContainerFault {
-	return &KillContainerFault{target: target, container: container, signal: "SIGKILL"}
+	return &KillContainerFault{target: target, container: container, signal: "SIGKILL", receipt: receipt{what: "container exit reported"}}
 }
 
 // Signal is f with another signal ("SIGTERM").
 func (f *KillContainerFault) Signal(sig string) *KillContainerFault {
-	return &KillContainerFault{target: f.target, container: f.container, signal: sig}
+	return &KillContainerFault{target: f.target, container: f.container, signal: sig, receipt: receipt{what: "container exit reported"}}
 }
 
 // Name is "kill-container(<ns>/<pod>/<container> of <target>, SIGKILL)".
@@ -133,7 +132,6 @@ func (f *KillContainerFault) Inject(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sent := now()
 	if err := c.Pods(p.Namespace, "").KillContainer(ctx, p, name, sig); err != nil {
 		w.w.Stop()
 		return err
@@ -148,20 +146,8 @@ func (f *KillContainerFault) Inject(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kill-container %s/%s/%s: killed, but the kubelet's report of it was not seen: %w", p.Namespace, p.Name, name, err)
 	}
-	f.mu.Lock()
-	f.receipt = faults.Bracket{Sent: sent, Acked: at}
-	f.mu.Unlock()
+	f.receipt.set(at)
 	return nil
-}
-
-// Onset is the call's start to the receipt of the kubelet's report.
-func (f *KillContainerFault) Onset(_ context.Context, call faults.Bracket) (faults.Bracket, string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.receipt.Acked.IsZero() {
-		return call, "", errors.New("no report of the exit received")
-	}
-	return faults.Bracket{Sent: call.Sent, Acked: f.receipt.Acked}, OnsetWatch + " (container exit reported)", nil
 }
 
 // Revert does nothing: the kubelet restarts the container.

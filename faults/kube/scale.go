@@ -18,12 +18,12 @@ import (
 
 // ScaleFault scales a workload to zero; see ScaleToZero.
 type ScaleFault struct {
+	receipt
 	w *kube.Workload
 
-	mu      sync.Mutex
-	before  int32
-	active  bool
-	receipt faults.Bracket
+	mu     sync.Mutex
+	before int32
+	active bool
 }
 
 var (
@@ -38,7 +38,9 @@ var (
 //
 // Onset: from the call being sent to the receipt of the watch event in
 // which the first of its pods is terminating.
-func ScaleToZero(w *kube.Workload) *ScaleFault { return &ScaleFault{w: w} }
+func ScaleToZero(w *kube.Workload) *ScaleFault {
+	return &ScaleFault{w: w, receipt: receipt{what: "first pod terminating"}}
+}
 
 // Name is "scale-to-zero(<workload>)".
 func (f *ScaleFault) Name() string { return "scale-to-zero(" + fmt.Sprint(f.w) + ")" }
@@ -74,7 +76,6 @@ func (f *ScaleFault) Inject(ctx context.Context) error {
 		pw.w.Stop()
 		return err
 	}
-	sent := now()
 	if err := f.w.Scale(ctx, 0); err != nil {
 		pw.w.Stop()
 		_ = f.w.Annotate(ctx, kube.AnnotationReplicasBefore, "")
@@ -89,20 +90,8 @@ func (f *ScaleFault) Inject(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("scale-to-zero %s: scaled, but no pod was seen terminating: %w", f.w, err)
 	}
-	f.mu.Lock()
-	f.receipt = faults.Bracket{Sent: sent, Acked: at}
-	f.mu.Unlock()
+	f.receipt.set(at)
 	return nil
-}
-
-// Onset is the call's start to the receipt of the first termination.
-func (f *ScaleFault) Onset(_ context.Context, call faults.Bracket) (faults.Bracket, string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.receipt.Acked.IsZero() {
-		return call, "", errors.New("no termination received")
-	}
-	return faults.Bracket{Sent: call.Sent, Acked: f.receipt.Acked}, OnsetWatch + " (first pod terminating)", nil
 }
 
 // Revert scales the workload back to the replicas it had.

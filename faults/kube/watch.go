@@ -3,12 +3,14 @@ package kube
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
+	"github.com/firedrill/firedrill/faults"
 	kube "github.com/firedrill/firedrill/scenarios/kube"
 )
 
@@ -56,6 +58,31 @@ func (p *podWatch) until(ctx context.Context, ok func(watch.EventType, *corev1.P
 			return time.Time{}, ctx.Err()
 		}
 	}
+}
+
+// receipt is when the watch event that showed a fault in effect was
+// received: the upper bound of its onset. Embedded in the faults timed by
+// a watch, it makes them Onsetters.
+type receipt struct {
+	mu   sync.Mutex
+	at   time.Time
+	what string // what the event showed, for the onset's source
+}
+
+func (r *receipt) set(at time.Time) {
+	r.mu.Lock()
+	r.at = at
+	r.mu.Unlock()
+}
+
+// Onset is the call's start to the receipt of the event.
+func (r *receipt) Onset(_ context.Context, call faults.Bracket) (faults.Bracket, string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.at.IsZero() {
+		return call, "", fmt.Errorf("no event showing %s received", r.what)
+	}
+	return faults.Bracket{Sent: call.Sent, Acked: r.at}, OnsetWatch + " (" + r.what + ")", nil
 }
 
 // podSource is what the pod faults take: a workload or a set of pods.

@@ -20,9 +20,9 @@ import (
 	"github.com/firedrill/firedrill/scenarios"
 )
 
-// EnvRun is the variable `make test-kube` sets to run the tests that need
-// firedrill's own cluster: "1" runs them and fails them when no cluster is
-// up; unset, they are skipped (a plain `go test ./...` starts no cluster).
+// EnvRun is the variable `make test-kube` sets: with "1", a test that needs
+// firedrill's own cluster fails when no cluster is up, instead of being
+// skipped.
 const EnvRun = "FIREDRILL_KUBE"
 
 // ownCluster is what firedrill knows of its own cluster
@@ -41,16 +41,16 @@ type ownCluster struct {
 
 // Local connects a test to firedrill's own cluster (`make cluster`,
 // `scripts/cluster.sh up`), closing it when the test ends. Under -short
-// the test is skipped; without FIREDRILL_KUBE=1 too (`make test-kube` sets
-// it and starts the cluster). With it, a cluster that is not up fails the
-// test, naming the command that starts one.
+// the test is skipped. When no cluster is up it is skipped too, saying how
+// to start one, unless FIREDRILL_KUBE=1 (`make test-kube` sets it), which
+// makes a missing cluster a failure.
 func Local(tb testing.TB) *Cluster {
 	tb.Helper()
 	if testing.Short() {
 		tb.Skip("kube: a Kubernetes drill: skipped under -short")
 	}
-	if os.Getenv(EnvRun) != "1" {
-		tb.Skipf("kube: a drill on firedrill's own Kubernetes cluster: run it with make test-kube (which starts the cluster), or set %s=1 after make cluster", EnvRun)
+	if _, err := os.Stat(LocalKubeconfig()); err != nil && os.Getenv(EnvRun) != "1" {
+		tb.Skipf("kube: a drill on firedrill's own Kubernetes cluster, which is not up (no %s): start it with make cluster, or run make test-kube (%s=1 makes this a failure)", LocalKubeconfig(), EnvRun)
 	}
 	c, err := LocalContext(tb.Context(), Scope{})
 	if err != nil {

@@ -30,35 +30,28 @@ const ReadyStaleness = 2 * time.Second
 
 // ReadyPods is a probe of the number of ready pods matching p.
 func ReadyPods(p *Pods) slo.Probe {
-	return slo.Probe{
-		Name: "ready_pods", Unit: "pods", Every: 250 * time.Millisecond, Timeout: 2 * time.Second,
-		Staleness: ReadyStaleness,
-		Read: func(ctx context.Context) (float64, error) {
-			n, err := p.Ready(ctx)
-			return float64(n), err
-		},
-	}
+	return apiProbe("ready_pods", "pods", ReadyStaleness, p.Ready)
 }
 
 // AvailableReplicas is a probe of a workload's available replicas.
 func AvailableReplicas(w *Workload) slo.Probe {
-	return slo.Probe{
-		Name: "available_replicas", Unit: "replicas", Every: 250 * time.Millisecond, Timeout: 2 * time.Second,
-		Staleness: ReadyStaleness,
-		Read: func(ctx context.Context) (float64, error) {
-			n, err := w.Available(ctx)
-			return float64(n), err
-		},
-	}
+	return apiProbe("available_replicas", "replicas", ReadyStaleness, func(ctx context.Context) (int, error) {
+		n, err := w.Available(ctx)
+		return int(n), err
+	})
 }
 
 // ReadyEndpoints is a probe of a Service's ready endpoints.
 func ReadyEndpoints(s *Service) slo.Probe {
+	return apiProbe("ready_endpoints", "endpoints", ReadyStaleness+time.Second, s.ReadyEndpoints)
+}
+
+// apiProbe reads a count from the API server four times a second.
+func apiProbe(name, unit string, staleness time.Duration, read func(context.Context) (int, error)) slo.Probe {
 	return slo.Probe{
-		Name: "ready_endpoints", Unit: "endpoints", Every: 250 * time.Millisecond, Timeout: 2 * time.Second,
-		Staleness: ReadyStaleness + time.Second,
+		Name: name, Unit: unit, Every: 250 * time.Millisecond, Timeout: 2 * time.Second, Staleness: staleness,
 		Read: func(ctx context.Context) (float64, error) {
-			n, err := s.ReadyEndpoints(ctx)
+			n, err := read(ctx)
 			return float64(n), err
 		},
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/moby/moby/client"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -126,51 +127,42 @@ func Wipe(ctx context.Context, c *Cluster) (Wiped, error) {
 	return out, nil
 }
 
+// wiped are the kinds of object Wipe deletes from a listed namespace.
+var wiped = []struct {
+	kind string
+	res  schema.GroupVersionResource
+}{
+	{"Deployment", schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}},
+	{"StatefulSet", schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}},
+	{"DaemonSet", schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}},
+	{"Pod", schema.GroupVersionResource{Version: "v1", Resource: "pods"}},
+	{"Service", schema.GroupVersionResource{Version: "v1", Resource: "services"}},
+	{"ConfigMap", schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}},
+	{"Secret", schema.GroupVersionResource{Version: "v1", Resource: "secrets"}},
+}
+
 // wipeObjects deletes the objects labelled firedrill=true in a listed
-// namespace (what Start created in a user's namespace).
+// namespace (what Start created in a user's namespace). Pods a controller
+// owns go with it.
 func (c *Cluster) wipeObjects(ctx context.Context, ns string, errs *[]error) []string {
 	var out []string
-	sel := metav1.ListOptions{LabelSelector: LabelFiredrill + "=true"}
 	fg := metav1.DeletePropagationForeground
-	del := metav1.DeleteOptions{PropagationPolicy: &fg}
-	ds, err := c.Client.AppsV1().Deployments(ns).List(ctx, sel)
-	if err == nil {
-		for _, d := range ds.Items {
-			if e := c.Client.AppsV1().Deployments(ns).Delete(ctx, d.Name, del); e == nil || isGone(e) {
-				out = append(out, "Deployment "+ns+"/"+d.Name)
-			} else {
-				*errs = append(*errs, e)
-			}
+	for _, k := range wiped {
+		l, err := c.Dynamic.Resource(k.res).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: LabelFiredrill + "=true"})
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("list %s in %s: %w", k.res.Resource, ns, err))
+			continue
 		}
-	}
-	ss, err := c.Client.AppsV1().StatefulSets(ns).List(ctx, sel)
-	if err == nil {
-		for _, s := range ss.Items {
-			if e := c.Client.AppsV1().StatefulSets(ns).Delete(ctx, s.Name, del); e == nil || isGone(e) {
-				out = append(out, "StatefulSet "+ns+"/"+s.Name)
-			} else {
-				*errs = append(*errs, e)
+		for _, o := range l.Items {
+			if k.kind == "Pod" && len(o.GetOwnerReferences()) > 0 {
+				continue
 			}
-		}
-	}
-	svcs, err := c.Client.CoreV1().Services(ns).List(ctx, sel)
-	if err == nil {
-		for _, s := range svcs.Items {
-			if e := c.Client.CoreV1().Services(ns).Delete(ctx, s.Name, del); e == nil || isGone(e) {
-				out = append(out, "Service "+ns+"/"+s.Name)
-			} else {
-				*errs = append(*errs, e)
+			err := c.Dynamic.Resource(k.res).Namespace(ns).Delete(ctx, o.GetName(), metav1.DeleteOptions{PropagationPolicy: &fg})
+			if err != nil && !isGone(err) {
+				*errs = append(*errs, fmt.Errorf("delete %s %s/%s: %w", k.kind, ns, o.GetName(), err))
+				continue
 			}
-		}
-	}
-	cms, err := c.Client.CoreV1().ConfigMaps(ns).List(ctx, sel)
-	if err == nil {
-		for _, m := range cms.Items {
-			if e := c.Client.CoreV1().ConfigMaps(ns).Delete(ctx, m.Name, del); e == nil || isGone(e) {
-				out = append(out, "ConfigMap "+ns+"/"+m.Name)
-			} else {
-				*errs = append(*errs, e)
-			}
+			out = append(out, k.kind+" "+ns+"/"+o.GetName())
 		}
 	}
 	return out

@@ -325,6 +325,23 @@ func (n *Node) Ready(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
+// WaitReady waits until the node is Ready, up to timeout.
+func (n *Node) WaitReady(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		ok, err := n.Ready(ctx)
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: node %s not Ready after %s (last: %v)", ErrNotReady, n.Name, timeout, err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
 // Unschedulable reports whether the node is cordoned.
 func (n *Node) Unschedulable(ctx context.Context) (bool, error) {
 	node, err := n.c.Client.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})

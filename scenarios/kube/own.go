@@ -56,6 +56,10 @@ func Local(tb testing.TB) *Cluster {
 	if err != nil {
 		tb.Fatalf("%v", err)
 	}
+	if err := c.WaitNodesReady(tb.Context(), nodeReadyTimeout); err != nil {
+		_ = c.Close(tb.Context())
+		tb.Fatalf("%v (scripts/cluster.sh status)", err)
+	}
 	tb.Cleanup(func() {
 		if err := c.Close(context.WithoutCancel(tb.Context())); err != nil {
 			tb.Errorf("kube: close the cluster connection: %v", err)
@@ -114,6 +118,26 @@ func LocalContext(ctx context.Context, scope Scope) (*Cluster, error) {
 		return nil, fmt.Errorf("%w (firedrill's cluster %s: scripts/cluster.sh status tells more)", err, own.name)
 	}
 	return c, nil
+}
+
+// nodeReadyTimeout bounds the wait for a node to be Ready again.
+const nodeReadyTimeout = 90 * time.Second
+
+// WaitNodesReady waits until every node is Ready (up to timeout): a test
+// that starts while an earlier one's node is still rejoining would
+// otherwise drill a smaller cluster, and the controller manager stops
+// evicting pods when too many nodes are NotReady at once.
+func (c *Cluster) WaitNodesReady(ctx context.Context, timeout time.Duration) error {
+	nodes, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("kube: list nodes: %w", err)
+	}
+	for _, n := range nodes.Items {
+		if err := c.Node(n.Name).WaitReady(ctx, timeout); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // NodeNames lists the node containers of firedrill's own cluster by name
@@ -181,12 +205,19 @@ func (c *Cluster) NodeContainer(ctx context.Context, name string) (*scenarios.Co
 	defer c.mu.Unlock()
 	if c.attached == nil {
 		ids := make([]string, 0, len(c.own.nodes))
+		ready := map[string]scenarios.Readiness{}
 		for _, n := range c.NodeNames() {
 			if c.checkNode(n) == nil {
-				ids = append(ids, c.own.nodes[n])
+				id := c.own.nodes[n]
+				ids = append(ids, id)
+				// A node started again (a fault's revert) is back once the
+				// API says it is Ready: the next drill finds the cluster whole.
+				ready[id] = scenarios.ReadyFunc(func(ctx context.Context, _ *scenarios.Container) error {
+					return c.Node(n).WaitReady(ctx, nodeReadyTimeout)
+				})
 			}
 		}
-		a, err := scenarios.Attach(ctx, scenarios.Environment{DockerHost: c.own.dockerHost, Containers: ids})
+		a, err := scenarios.Attach(ctx, scenarios.Environment{DockerHost: c.own.dockerHost, Containers: ids, Ready: ready})
 		if err != nil {
 			_ = a.Close(ctx)
 			return nil, fmt.Errorf("kube: attach the node containers: %w", err)

@@ -129,7 +129,7 @@ func (f *DeletePodFault) Inject(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("delete-pod %s/%s: deleted, but its deletion was not seen: %w", p.Namespace, p.Name, err)
 	}
-	f.receipt.set(at)
+	f.set(at)
 	return nil
 }
 

@@ -146,7 +146,7 @@ func (f *KillContainerFault) Inject(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kill-container %s/%s/%s: killed, but the kubelet's report of it was not seen: %w", p.Namespace, p.Name, name, err)
 	}
-	f.receipt.set(at)
+	f.set(at)
 	return nil
 }
 

@@ -90,7 +90,7 @@ func (f *ScaleFault) Inject(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("scale-to-zero %s: scaled, but no pod was seen terminating: %w", f.w, err)
 	}
-	f.receipt.set(at)
+	f.set(at)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -336,7 +337,10 @@ func (n *Node) WaitReady(ctx context.Context, timeout time.Duration) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w: node %s not Ready after %s (last: %v)", ErrNotReady, n.Name, timeout, err)
+			if err == nil {
+				err = errors.New("its Ready condition is not True")
+			}
+			return fmt.Errorf("%w: node %s not Ready after %s: %w", ErrNotReady, n.Name, timeout, err)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}

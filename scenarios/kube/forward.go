@@ -44,6 +44,9 @@ type forwarder struct {
 	last   error // the last stream error, for diagnostics
 }
 
+// errClosed: the forward was closed.
+var errClosed = errors.New("kube: port-forward closed")
+
 // forward opens a port-forward to ns/pod for the remote ports, each on a
 // free port of 127.0.0.1.
 func (c *Cluster) forward(ctx context.Context, ns, pod string, remote []int) (*forwarder, error) {

@@ -403,9 +403,6 @@ func (n *Node) Evict(ctx context.Context) ([]string, error) {
 	return evicted, nil
 }
 
-// NodeOf returns the node a pod runs on.
-func NodeOf(p corev1.Pod) string { return p.Spec.NodeName }
-
 // KillContainer sends signal (e.g. "SIGKILL") to a container of pod
 // through the runtime of its node (`ctr tasks kill` in the node), after
 // the scope check: the process dies as in a crash or an OOM kill, and the

@@ -2,7 +2,6 @@ package kube
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -248,5 +247,3 @@ func orDash(s string) string {
 	}
 	return s
 }
-
-var errClosed = errors.New("kube: system closed")
